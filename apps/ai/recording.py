@@ -1,0 +1,175 @@
+"""Records every chat-model call as an LLMCall row: tokens, cost, latency, time to first token, outcome.
+
+The handler is attached to each model built by `apps.ai.providers`, so every feature is covered without
+calling anything itself. It never stores prompt or answer text (SPEC §12).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import httpx
+import openai
+from django.conf import settings
+from django.db import close_old_connections, connection
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import LLMResult
+
+from apps.ai.tokens import count_tokens
+
+logger = logging.getLogger(__name__)
+
+
+def cost_usd(model: str, prompt_tokens: int, completion_tokens: int) -> Decimal:
+    prices = settings.LLM_PRICES.get(model)
+    if not prices:
+        return Decimal(0)
+    per_prompt, per_completion = (Decimal(str(p)) for p in prices)
+    return (per_prompt * prompt_tokens + per_completion * completion_tokens) / Decimal(1_000_000)
+
+
+def llm_call_record(
+    *,
+    purpose: str,
+    provider: str,
+    model: str,
+    prompt_tokens: int,
+    completion_tokens: int,
+    latency_ms: int,
+    outcome: str = "ok",
+    error_type: str = "",
+    first_token_ms: int | None = None,
+    streamed: bool = False,
+    tokens_estimated: bool = False,
+) -> None:
+    """Insert one LLMCall. Failures to record are logged, never raised: accounting must not break a reply."""
+    from apps.ai.models import LLMCall
+
+    try:
+        LLMCall.objects.create(
+            purpose=purpose[:40],
+            provider=provider,
+            model=model[:120],
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            tokens_estimated=tokens_estimated,
+            cost_usd=cost_usd(model, prompt_tokens, completion_tokens),
+            latency_ms=latency_ms,
+            first_token_ms=first_token_ms,
+            streamed=streamed,
+            outcome=outcome,
+            error_type=error_type[:120],
+        )
+    except Exception:
+        logger.exception("llm_call_record failed", extra={"purpose": purpose, "model": model})
+    finally:
+        # LangChain runs sync handlers of async calls in executor threads: don't leak their connections.
+        if threading.current_thread() is not threading.main_thread() and not connection.in_atomic_block:
+            close_old_connections()
+
+
+@dataclass
+class _Run:
+    started: float
+    prompt_tokens: int
+    first_token_at: float | None = None
+    streamed: bool = False
+    text: list[str] = field(default_factory=list)
+
+
+def _outcome_of(error: BaseException) -> str:
+    if isinstance(error, (TimeoutError, httpx.TimeoutException, openai.APITimeoutError)):
+        return "timeout"
+    return "error"
+
+
+class LLMCallRecorder(BaseCallbackHandler):
+    """One per model instance; safe for concurrent runs (state is keyed by run id)."""
+
+    def __init__(self, *, purpose: str, provider: str, model: str) -> None:
+        self.purpose = purpose
+        self.provider = provider
+        self.model = model
+        self._runs: dict[UUID, _Run] = {}
+        self._lock = threading.Lock()
+
+    def on_chat_model_start(
+        self, serialized: dict[str, Any], messages: list[list[BaseMessage]], *, run_id: UUID, **kwargs: Any
+    ) -> None:
+        prompt = sum(count_tokens(m.content if isinstance(m.content, str) else str(m.content)) for batch in messages for m in batch)
+        with self._lock:
+            self._runs[run_id] = _Run(started=time.perf_counter(), prompt_tokens=prompt)
+
+    def on_llm_new_token(self, token: str, *, run_id: UUID, **kwargs: Any) -> None:
+        with self._lock:
+            run = self._runs.get(run_id)
+            if run is None:
+                return
+            if run.first_token_at is None and token:
+                run.first_token_at = time.perf_counter()
+            run.streamed = True
+            run.text.append(token)
+
+    def _pop(self, run_id: UUID) -> _Run | None:
+        with self._lock:
+            return self._runs.pop(run_id, None)
+
+    def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
+        run = self._pop(run_id)
+        if run is None:
+            return
+        now = time.perf_counter()
+        usage: dict[str, Any] = {}
+        model = self.model
+        text = "".join(run.text)
+        for generations in response.generations:
+            for gen in generations:
+                message = getattr(gen, "message", None)
+                meta = getattr(message, "usage_metadata", None)
+                if meta:
+                    usage = {"input": meta.get("input_tokens", 0), "output": meta.get("output_tokens", 0)}
+                info = getattr(message, "response_metadata", None) or {}
+                model = info.get("model_name") or model
+                if not text:
+                    text = gen.text
+        token_usage = (response.llm_output or {}).get("token_usage") or {}
+        if not usage and token_usage:
+            usage = {"input": token_usage.get("prompt_tokens", 0), "output": token_usage.get("completion_tokens", 0)}
+        estimated = not usage
+        if estimated:
+            usage = {"input": run.prompt_tokens, "output": count_tokens(text)}
+        llm_call_record(
+            purpose=self.purpose,
+            provider=self.provider,
+            model=model,
+            prompt_tokens=int(usage["input"]),
+            completion_tokens=int(usage["output"]),
+            latency_ms=int((now - run.started) * 1000),
+            first_token_ms=int((run.first_token_at - run.started) * 1000) if run.first_token_at else None,
+            streamed=run.streamed,
+            tokens_estimated=estimated,
+        )
+
+    def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
+        run = self._pop(run_id)
+        if run is None:
+            return
+        llm_call_record(
+            purpose=self.purpose,
+            provider=self.provider,
+            model=self.model,
+            prompt_tokens=run.prompt_tokens,
+            completion_tokens=0,
+            latency_ms=int((time.perf_counter() - run.started) * 1000),
+            outcome=_outcome_of(error),
+            error_type=type(error).__name__,
+            streamed=run.streamed,
+            tokens_estimated=True,
+        )

