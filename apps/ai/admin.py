@@ -5,7 +5,18 @@ from apps.ai.models import LLMCall
 
 @admin.register(LLMCall)
 class LLMCallAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "purpose", "provider", "model", "prompt_tokens", "completion_tokens", "cost_usd", "latency_ms", "first_token_ms", "outcome")
+    list_display = (
+        "created_at",
+        "purpose",
+        "provider",
+        "model",
+        "prompt_tokens",
+        "completion_tokens",
+        "cost_usd",
+        "latency_ms",
+        "first_token_ms",
+        "outcome",
+    )
     list_filter = ("purpose", "provider", "model", "outcome", "streamed")
     date_hierarchy = "created_at"
 

@@ -16,7 +16,9 @@ class LLMCall(models.Model):
     model = models.CharField(max_length=120)
     prompt_tokens = models.PositiveIntegerField(default=0)
     completion_tokens = models.PositiveIntegerField(default=0)
-    tokens_estimated = models.BooleanField(default=False, help_text="Counted locally because the server reported no usage")
+    tokens_estimated = models.BooleanField(
+        default=False, help_text="Counted locally because the server reported no usage"
+    )
     cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0)
     latency_ms = models.PositiveIntegerField(default=0)
     first_token_ms = models.PositiveIntegerField(null=True, blank=True)
@@ -28,9 +30,9 @@ class LLMCall(models.Model):
         ordering = ["-created_at"]
         verbose_name = "LLM call"
 
+    def __str__(self) -> str:
+        return f"{self.purpose} {self.model} {self.outcome}"
+
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
-
-    def __str__(self) -> str:
-        return f"{self.purpose} {self.model} {self.outcome}"

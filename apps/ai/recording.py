@@ -84,6 +84,16 @@ class _Run:
     text: list[str] = field(default_factory=list)
 
 
+def _error_type(error: BaseException) -> str:
+    """Exception class and HTTP status when there is one, e.g. "InternalServerError/503". Never the message."""
+    status = getattr(error, "status_code", None)
+    name = next(
+        (c.__name__ for c in type(error).__mro__ if c.__module__.startswith(("openai", "httpx"))),
+        type(error).__name__,
+    )
+    return f"{name}/{status}" if status else name
+
+
 def _outcome_of(error: BaseException) -> str:
     if isinstance(error, (TimeoutError, httpx.TimeoutException, openai.APITimeoutError)):
         return "timeout"
@@ -103,11 +113,16 @@ class LLMCallRecorder(BaseCallbackHandler):
     def on_chat_model_start(
         self, serialized: dict[str, Any], messages: list[list[BaseMessage]], *, run_id: UUID, **kwargs: Any
     ) -> None:
-        prompt = sum(count_tokens(m.content if isinstance(m.content, str) else str(m.content)) for batch in messages for m in batch)
+        prompt = sum(
+            count_tokens(m.content if isinstance(m.content, str) else str(m.content))
+            for batch in messages
+            for m in batch
+        )
         with self._lock:
             self._runs[run_id] = _Run(started=time.perf_counter(), prompt_tokens=prompt)
 
-    def on_llm_new_token(self, token: str, *, run_id: UUID, **kwargs: Any) -> None:
+    def on_llm_new_token(self, token: str | list[str | dict[str, Any]], *, run_id: UUID, **kwargs: Any) -> None:
+        token = token if isinstance(token, str) else ""
         with self._lock:
             run = self._runs.get(run_id)
             if run is None:
@@ -169,7 +184,7 @@ class LLMCallRecorder(BaseCallbackHandler):
             completion_tokens=0,
             latency_ms=int((time.perf_counter() - run.started) * 1000),
             outcome=_outcome_of(error),
-            error_type=type(error).__name__,
+            error_type=_error_type(error),
             streamed=run.streamed,
             tokens_estimated=True,
         )

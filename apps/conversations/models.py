@@ -19,7 +19,9 @@ class Contact(BaseModel):
     email = models.EmailField(blank=True)
     phone = models.CharField(max_length=32, blank=True)
     channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.WIDGET)
-    external_id = models.CharField(max_length=200, blank=True, help_text="Id on the channel (WhatsApp number, Mastodon account, Crisp session)")
+    external_id = models.CharField(
+        max_length=200, blank=True, help_text="Id on the channel (WhatsApp number, Mastodon account, Crisp session)"
+    )
     metadata = models.JSONField(default=dict, blank=True)
 
     class Meta:
@@ -37,9 +39,17 @@ class Conversation(BaseModel):
 
     contact = models.ForeignKey(Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="conversations")
     channel = models.CharField(max_length=16, choices=Channel.choices, default=Channel.WIDGET, db_index=True)
-    external_id = models.CharField(max_length=200, blank=True, help_text="Id on the source platform (e.g. Crisp session id)")
+    external_id = models.CharField(
+        max_length=200, blank=True, help_text="Id on the source platform (e.g. Crisp session id)"
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
-    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_conversations")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_conversations",
+    )
     subject = models.CharField(max_length=300, blank=True)
     imported = models.BooleanField(default=False, help_text="Imported conversations keep no raw text (SPEC §5.9)")
     content_hash = models.CharField(max_length=64, blank=True, db_index=True)
@@ -87,7 +97,9 @@ class Message(BaseModel):
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["conversation", "created_at"])]
         constraints = [
-            models.UniqueConstraint(fields=["external_id"], condition=~models.Q(external_id=""), name="message_unique_external_id"),
+            models.UniqueConstraint(
+                fields=["external_id"], condition=~models.Q(external_id=""), name="message_unique_external_id"
+            ),
         ]
 
     def __str__(self) -> str:

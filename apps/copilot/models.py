@@ -29,7 +29,9 @@ class Suggestion(BaseModel):
 
 
 class ConversationAnalytics(BaseModel):
-    conversation = models.OneToOneField("conversations.Conversation", on_delete=models.CASCADE, related_name="analytics")
+    conversation = models.OneToOneField(
+        "conversations.Conversation", on_delete=models.CASCADE, related_name="analytics"
+    )
     intent = models.CharField(max_length=80, blank=True)
     sentiment = models.CharField(max_length=10, blank=True)
     emotion = models.CharField(max_length=10, blank=True)
@@ -40,7 +42,9 @@ class ConversationAnalytics(BaseModel):
 
     class Meta:
         verbose_name_plural = "conversation analytics"
-        constraints = [models.CheckConstraint(condition=models.Q(churn_risk__lte=100), name="analytics_churn_risk_0_100")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(churn_risk__lte=100), name="analytics_churn_risk_0_100")
+        ]
 
     def __str__(self) -> str:
         return f"analytics of conversation #{self.conversation_id}"

@@ -51,7 +51,9 @@ def demo_users_ensure() -> list[DemoLogin]:
         user = User.objects.filter(username=username).first()
         if user is None:
             password = wanted or secrets.token_urlsafe(12)
-            user = User.objects.create_user(username=username, password=password, email=f"{username}@example.com", is_staff=staff)
+            user = User.objects.create_user(
+                username=username, password=password, email=f"{username}@example.com", is_staff=staff
+            )
             stored[username] = password
         elif wanted and user.check_password(wanted):
             password = wanted

@@ -240,6 +240,11 @@ def _redis_ping(port: int, timeout: float = 0.5) -> bool:
 def redis_start(rdir: Path, port: int) -> RedisInfo:
     """Start a Redis server on loopback ``port`` with its data (AOF) in ``rdir``; wait until it answers."""
     rdir.mkdir(parents=True, exist_ok=True)
+    if not port_is_free(port):
+        raise EmbeddedServiceError(
+            f"Cannot start the embedded Redis: 127.0.0.1:{port} is already in use. "
+            "Set REDIS_URL to use an external server instead."
+        )
     args = [
         _redis_binary(),
         "--port", str(port),
@@ -257,7 +262,7 @@ def redis_start(rdir: Path, port: int) -> RedisInfo:
         args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
     deadline = time.monotonic() + _STARTUP_TIMEOUT_S
-    while not _redis_ping(port):
+    while proc.poll() is not None or not _redis_ping(port):
         if proc.poll() is not None or time.monotonic() > deadline:
             log = rdir / "redis.log"
             tail = log.read_text(errors="replace")[-1500:] if log.exists() else ""
@@ -334,12 +339,12 @@ def leftover_processes(data_dir: Path) -> list[psutil.Process]:
     for proc in psutil.process_iter(attrs=("name", "cmdline")):
         name = proc.info.get("name") or ""
         try:
-            if name == "postgres" and str(root) in " ".join(proc.info.get("cmdline") or []):
+            if (name == "postgres" and str(root) in " ".join(proc.info.get("cmdline") or [])) or (
+                name.startswith("redis-server")
+                and Path(proc.cwd()).is_relative_to(root)
+                and proc.status() != psutil.STATUS_ZOMBIE
+            ):
                 found.append(proc)
-            # Redis rewrites its command line; it runs from its --dir, so its cwd tells which one it is.
-            elif name.startswith("redis-server") and Path(proc.cwd()).is_relative_to(root):
-                if proc.status() != psutil.STATUS_ZOMBIE:
-                    found.append(proc)
         except psutil.Error:
             continue
     return [p for p in found if _pid_alive(p.pid)]

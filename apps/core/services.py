@@ -13,7 +13,16 @@ _AGENT_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "knowledge": ("view",),
     "copilot": ("view", "change"),
 }
-_SUPERVISOR_APPS = ("conversations", "labels", "tickets", "knowledge", "copilot", "ai", "integrations", "django_celery_beat")
+_SUPERVISOR_APPS = (
+    "conversations",
+    "labels",
+    "tickets",
+    "knowledge",
+    "copilot",
+    "ai",
+    "integrations",
+    "django_celery_beat",
+)
 
 
 def roles_ensure() -> tuple[Group, Group]:
@@ -23,7 +32,9 @@ def roles_ensure() -> tuple[Group, Group]:
 
     agent_perms = [
         p
-        for p in Permission.objects.filter(content_type__app_label__in=_AGENT_PERMISSIONS).select_related("content_type")
+        for p in Permission.objects.filter(content_type__app_label__in=_AGENT_PERMISSIONS).select_related(
+            "content_type"
+        )
         if p.codename.split("_", 1)[0] in _AGENT_PERMISSIONS[p.content_type.app_label]
     ]
     agent.permissions.set(agent_perms)

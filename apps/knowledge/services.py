@@ -42,7 +42,14 @@ def markdown_sections(text: str) -> list[Section]:
 
 
 def document_upsert(
-    *, source: str, title: str, text: str, language: str = "fr", kind: str = Document.Kind.MARKDOWN, url: str = "", category: str = ""
+    *,
+    source: str,
+    title: str,
+    text: str,
+    language: str = "fr",
+    kind: str = Document.Kind.MARKDOWN,
+    url: str = "",
+    category: str = "",
 ) -> tuple[Document, bool]:
     """Create or refresh a document from its text. Returns (document, changed).
 

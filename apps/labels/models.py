@@ -37,7 +37,9 @@ class Label(BaseModel):
 
 
 class ConversationLabel(models.Model):
-    conversation = models.ForeignKey("conversations.Conversation", on_delete=models.CASCADE, related_name="conversation_labels")
+    conversation = models.ForeignKey(
+        "conversations.Conversation", on_delete=models.CASCADE, related_name="conversation_labels"
+    )
     label = models.ForeignKey(Label, on_delete=models.CASCADE, related_name="conversation_labels")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

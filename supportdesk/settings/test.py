@@ -9,8 +9,10 @@ os.environ.setdefault("SUPPORTDESK_DATA_DIR", str(_root / ".data" / "test"))
 os.environ.setdefault("LLM_PROVIDER", "local")
 
 from .base import *  # noqa: E402,F403
-from .base import CHANNEL_LAYERS  # noqa: E402
+from .base import CHANNEL_LAYERS, STATIC_ROOT  # noqa: E402
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; never used outside tests
-CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = "supportdesk-test:channels:"
+CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = "supportdesk-test:channels:"  # type: ignore[index]  # a plain dict at run time
+
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise serves from finders here; it only wants the folder

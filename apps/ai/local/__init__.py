@@ -37,8 +37,10 @@ def register_handler(purpose: str) -> Callable[[Handler], Handler]:
 
 
 def _text_of(message: BaseMessage) -> str:
-    return message.content if isinstance(message.content, str) else " ".join(
-        part.get("text", "") for part in message.content if isinstance(part, dict)
+    return (
+        message.content
+        if isinstance(message.content, str)
+        else " ".join(part.get("text", "") for part in message.content if isinstance(part, dict))
     )
 
 

@@ -4,34 +4,53 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='LLMCall',
+            name="LLMCall",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('purpose', models.CharField(db_index=True, max_length=40)),
-                ('provider', models.CharField(max_length=20)),
-                ('model', models.CharField(max_length=120)),
-                ('prompt_tokens', models.PositiveIntegerField(default=0)),
-                ('completion_tokens', models.PositiveIntegerField(default=0)),
-                ('tokens_estimated', models.BooleanField(default=False, help_text='Counted locally because the server reported no usage')),
-                ('cost_usd', models.DecimalField(decimal_places=6, default=0, max_digits=12)),
-                ('latency_ms', models.PositiveIntegerField(default=0)),
-                ('first_token_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('streamed', models.BooleanField(default=False)),
-                ('outcome', models.CharField(choices=[('ok', 'OK'), ('error', 'Error'), ('timeout', 'Timeout'), ('invalid', 'Invalid output')], db_index=True, default='ok', max_length=10)),
-                ('error_type', models.CharField(blank=True, help_text='Exception class only, never content', max_length=120)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("purpose", models.CharField(db_index=True, max_length=40)),
+                ("provider", models.CharField(max_length=20)),
+                ("model", models.CharField(max_length=120)),
+                ("prompt_tokens", models.PositiveIntegerField(default=0)),
+                ("completion_tokens", models.PositiveIntegerField(default=0)),
+                (
+                    "tokens_estimated",
+                    models.BooleanField(
+                        default=False, help_text="Counted locally because the server reported no usage"
+                    ),
+                ),
+                ("cost_usd", models.DecimalField(decimal_places=6, default=0, max_digits=12)),
+                ("latency_ms", models.PositiveIntegerField(default=0)),
+                ("first_token_ms", models.PositiveIntegerField(blank=True, null=True)),
+                ("streamed", models.BooleanField(default=False)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("ok", "OK"),
+                            ("error", "Error"),
+                            ("timeout", "Timeout"),
+                            ("invalid", "Invalid output"),
+                        ],
+                        db_index=True,
+                        default="ok",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "error_type",
+                    models.CharField(blank=True, help_text="Exception class only, never content", max_length=120),
+                ),
             ],
             options={
-                'verbose_name': 'LLM call',
-                'ordering': ['-created_at'],
+                "verbose_name": "LLM call",
+                "ordering": ["-created_at"],
             },
         ),
     ]

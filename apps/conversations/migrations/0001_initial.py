@@ -6,7 +6,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -15,78 +14,188 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Contact',
+            name="Contact",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(blank=True, max_length=200)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('phone', models.CharField(blank=True, max_length=32)),
-                ('channel', models.CharField(choices=[('widget', 'Web widget'), ('whatsapp', 'WhatsApp'), ('mastodon', 'Mastodon'), ('crisp', 'Crisp'), ('api', 'API')], default='widget', max_length=16)),
-                ('external_id', models.CharField(blank=True, help_text='Id on the channel (WhatsApp number, Mastodon account, Crisp session)', max_length=200)),
-                ('metadata', models.JSONField(blank=True, default=dict)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(blank=True, max_length=200)),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                ("phone", models.CharField(blank=True, max_length=32)),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("widget", "Web widget"),
+                            ("whatsapp", "WhatsApp"),
+                            ("mastodon", "Mastodon"),
+                            ("crisp", "Crisp"),
+                            ("api", "API"),
+                        ],
+                        default="widget",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "external_id",
+                    models.CharField(
+                        blank=True,
+                        help_text="Id on the channel (WhatsApp number, Mastodon account, Crisp session)",
+                        max_length=200,
+                    ),
+                ),
+                ("metadata", models.JSONField(blank=True, default=dict)),
             ],
             options={
-                'indexes': [models.Index(fields=['channel', 'external_id'], name='conversatio_channel_50040f_idx')],
+                "indexes": [models.Index(fields=["channel", "external_id"], name="conversatio_channel_50040f_idx")],
             },
         ),
         migrations.CreateModel(
-            name='Conversation',
+            name="Conversation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('channel', models.CharField(choices=[('widget', 'Web widget'), ('whatsapp', 'WhatsApp'), ('mastodon', 'Mastodon'), ('crisp', 'Crisp'), ('api', 'API')], db_index=True, default='widget', max_length=16)),
-                ('external_id', models.CharField(blank=True, help_text='Id on the source platform (e.g. Crisp session id)', max_length=200)),
-                ('status', models.CharField(choices=[('open', 'Open'), ('escalated', 'Escalated'), ('closed', 'Closed')], db_index=True, default='open', max_length=16)),
-                ('subject', models.CharField(blank=True, max_length=300)),
-                ('imported', models.BooleanField(default=False, help_text='Imported conversations keep no raw text (SPEC §5.9)')),
-                ('content_hash', models.CharField(blank=True, db_index=True, max_length=64)),
-                ('last_message_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('closed_at', models.DateTimeField(blank=True, db_index=True, null=True)),
-                ('csat_rating', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('csat_comment', models.TextField(blank=True)),
-                ('metadata', models.JSONField(blank=True, default=dict)),
-                ('assignee', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='assigned_conversations', to=settings.AUTH_USER_MODEL)),
-                ('contact', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='conversations', to='conversations.contact')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "channel",
+                    models.CharField(
+                        choices=[
+                            ("widget", "Web widget"),
+                            ("whatsapp", "WhatsApp"),
+                            ("mastodon", "Mastodon"),
+                            ("crisp", "Crisp"),
+                            ("api", "API"),
+                        ],
+                        db_index=True,
+                        default="widget",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "external_id",
+                    models.CharField(
+                        blank=True, help_text="Id on the source platform (e.g. Crisp session id)", max_length=200
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("open", "Open"), ("escalated", "Escalated"), ("closed", "Closed")],
+                        db_index=True,
+                        default="open",
+                        max_length=16,
+                    ),
+                ),
+                ("subject", models.CharField(blank=True, max_length=300)),
+                (
+                    "imported",
+                    models.BooleanField(default=False, help_text="Imported conversations keep no raw text (SPEC §5.9)"),
+                ),
+                ("content_hash", models.CharField(blank=True, db_index=True, max_length=64)),
+                ("last_message_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("closed_at", models.DateTimeField(blank=True, db_index=True, null=True)),
+                ("csat_rating", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("csat_comment", models.TextField(blank=True)),
+                ("metadata", models.JSONField(blank=True, default=dict)),
+                (
+                    "assignee",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="assigned_conversations",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "contact",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="conversations",
+                        to="conversations.contact",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-last_message_at', '-created_at'],
+                "ordering": ["-last_message_at", "-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='Message',
+            name="Message",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('role', models.CharField(choices=[('customer', 'Customer'), ('bot', 'Bot'), ('agent', 'Agent'), ('system', 'System'), ('note', 'Internal note')], max_length=16)),
-                ('text', models.TextField(blank=True)),
-                ('external_id', models.CharField(blank=True, help_text='Platform message id (e.g. WhatsApp wamid)', max_length=200)),
-                ('sources', models.JSONField(blank=True, default=list, help_text='Knowledge citations [{title, url}]')),
-                ('metadata', models.JSONField(blank=True, default=dict)),
-                ('author', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='conversations.conversation')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "role",
+                    models.CharField(
+                        choices=[
+                            ("customer", "Customer"),
+                            ("bot", "Bot"),
+                            ("agent", "Agent"),
+                            ("system", "System"),
+                            ("note", "Internal note"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("text", models.TextField(blank=True)),
+                (
+                    "external_id",
+                    models.CharField(blank=True, help_text="Platform message id (e.g. WhatsApp wamid)", max_length=200),
+                ),
+                ("sources", models.JSONField(blank=True, default=list, help_text="Knowledge citations [{title, url}]")),
+                ("metadata", models.JSONField(blank=True, default=dict)),
+                (
+                    "author",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="messages",
+                        to="conversations.conversation",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at', 'id'],
+                "ordering": ["created_at", "id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='conversation',
-            constraint=models.UniqueConstraint(condition=models.Q(('external_id', ''), _negated=True), fields=('channel', 'external_id'), name='conversation_unique_external_id_per_channel'),
+            model_name="conversation",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("external_id", ""), _negated=True),
+                fields=("channel", "external_id"),
+                name="conversation_unique_external_id_per_channel",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='conversation',
-            constraint=models.CheckConstraint(condition=models.Q(('csat_rating__isnull', True), models.Q(('csat_rating__gte', 1), ('csat_rating__lte', 5)), _connector='OR'), name='conversation_csat_rating_1_5'),
+            model_name="conversation",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("csat_rating__isnull", True),
+                    models.Q(("csat_rating__gte", 1), ("csat_rating__lte", 5)),
+                    _connector="OR",
+                ),
+                name="conversation_csat_rating_1_5",
+            ),
         ),
         migrations.AddIndex(
-            model_name='message',
-            index=models.Index(fields=['conversation', 'created_at'], name='conversatio_convers_4b968d_idx'),
+            model_name="message",
+            index=models.Index(fields=["conversation", "created_at"], name="conversatio_convers_4b968d_idx"),
         ),
         migrations.AddConstraint(
-            model_name='message',
-            constraint=models.UniqueConstraint(condition=models.Q(('external_id', ''), _negated=True), fields=('external_id',), name='message_unique_external_id'),
+            model_name="message",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("external_id", ""), _negated=True),
+                fields=("external_id",),
+                name="message_unique_external_id",
+            ),
         ),
     ]

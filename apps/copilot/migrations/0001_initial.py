@@ -6,54 +6,96 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('conversations', '0001_initial'),
+        ("conversations", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Suggestion',
+            name="Suggestion",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('payload', models.JSONField(default=dict, help_text='OutputSuggestion as shown to the agent')),
-                ('confidence', models.FloatField(default=0)),
-                ('silent', models.BooleanField(default=False)),
-                ('provider', models.CharField(blank=True, max_length=20)),
-                ('first_token_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('total_ms', models.PositiveIntegerField(blank=True, null=True)),
-                ('outcome', models.CharField(choices=[('pending', 'Pending'), ('accepted', 'Accepted'), ('edited', 'Edited'), ('ignored', 'Ignored')], default='pending', max_length=10)),
-                ('agent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL)),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='suggestions', to='conversations.conversation')),
-                ('trigger_message', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='conversations.message')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("payload", models.JSONField(default=dict, help_text="OutputSuggestion as shown to the agent")),
+                ("confidence", models.FloatField(default=0)),
+                ("silent", models.BooleanField(default=False)),
+                ("provider", models.CharField(blank=True, max_length=20)),
+                ("first_token_ms", models.PositiveIntegerField(blank=True, null=True)),
+                ("total_ms", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("accepted", "Accepted"),
+                            ("edited", "Edited"),
+                            ("ignored", "Ignored"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "agent",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="suggestions",
+                        to="conversations.conversation",
+                    ),
+                ),
+                (
+                    "trigger_message",
+                    models.ForeignKey(
+                        blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to="conversations.message"
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='ConversationAnalytics',
+            name="ConversationAnalytics",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('intent', models.CharField(blank=True, max_length=80)),
-                ('sentiment', models.CharField(blank=True, max_length=10)),
-                ('emotion', models.CharField(blank=True, max_length=10)),
-                ('summary', models.CharField(blank=True, max_length=300)),
-                ('churn_risk', models.PositiveSmallIntegerField(default=0)),
-                ('next_action', models.CharField(blank=True, max_length=200)),
-                ('running_summary', models.TextField(blank=True, help_text='Folded memory of messages older than the last 50')),
-                ('conversation', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='analytics', to='conversations.conversation')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("intent", models.CharField(blank=True, max_length=80)),
+                ("sentiment", models.CharField(blank=True, max_length=10)),
+                ("emotion", models.CharField(blank=True, max_length=10)),
+                ("summary", models.CharField(blank=True, max_length=300)),
+                ("churn_risk", models.PositiveSmallIntegerField(default=0)),
+                ("next_action", models.CharField(blank=True, max_length=200)),
+                (
+                    "running_summary",
+                    models.TextField(blank=True, help_text="Folded memory of messages older than the last 50"),
+                ),
+                (
+                    "conversation",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="analytics",
+                        to="conversations.conversation",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'conversation analytics',
-                'constraints': [models.CheckConstraint(condition=models.Q(('churn_risk__lte', 100)), name='analytics_churn_risk_0_100')],
+                "verbose_name_plural": "conversation analytics",
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("churn_risk__lte", 100)), name="analytics_churn_risk_0_100"
+                    )
+                ],
             },
         ),
     ]

@@ -10,7 +10,6 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
@@ -19,42 +18,82 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.CreateModel(
-            name='Document',
+            name="Document",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('title', models.CharField(max_length=300)),
-                ('source', models.CharField(help_text='Ingested file name or URL', max_length=500, unique=True)),
-                ('url', models.URLField(blank=True, max_length=500)),
-                ('kind', models.CharField(choices=[('faq', 'FAQ JSON'), ('markdown', 'Markdown'), ('pdf', 'PDF'), ('html', 'HTML'), ('text', 'Plain text')], default='text', max_length=10)),
-                ('language', models.CharField(choices=[('fr', 'French'), ('en', 'English')], default='fr', max_length=2)),
-                ('category', models.CharField(blank=True, max_length=80)),
-                ('tags', models.JSONField(blank=True, default=list)),
-                ('content_hash', models.CharField(blank=True, max_length=64)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('ready', 'Ready'), ('failed', 'Failed')], default='pending', max_length=10)),
-                ('error', models.TextField(blank=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("title", models.CharField(max_length=300)),
+                ("source", models.CharField(help_text="Ingested file name or URL", max_length=500, unique=True)),
+                ("url", models.URLField(blank=True, max_length=500)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("faq", "FAQ JSON"),
+                            ("markdown", "Markdown"),
+                            ("pdf", "PDF"),
+                            ("html", "HTML"),
+                            ("text", "Plain text"),
+                        ],
+                        default="text",
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "language",
+                    models.CharField(choices=[("fr", "French"), ("en", "English")], default="fr", max_length=2),
+                ),
+                ("category", models.CharField(blank=True, max_length=80)),
+                ("tags", models.JSONField(blank=True, default=list)),
+                ("content_hash", models.CharField(blank=True, max_length=64)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("pending", "Pending"), ("ready", "Ready"), ("failed", "Failed")],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("error", models.TextField(blank=True)),
             ],
             options={
-                'ordering': ['title'],
+                "ordering": ["title"],
             },
         ),
         migrations.CreateModel(
-            name='Chunk',
+            name="Chunk",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('ordinal', models.PositiveIntegerField()),
-                ('section', models.CharField(blank=True, max_length=300)),
-                ('text', models.TextField()),
-                ('embedding', pgvector.django.vector.VectorField(blank=True, dimensions=settings.EMBEDDING_DIM, null=True)),
-                ('embedding_model', models.CharField(blank=True, max_length=120)),
-                ('search_vector', django.contrib.postgres.search.SearchVectorField(blank=True, null=True)),
-                ('document', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='chunks', to='knowledge.document')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("ordinal", models.PositiveIntegerField()),
+                ("section", models.CharField(blank=True, max_length=300)),
+                ("text", models.TextField()),
+                (
+                    "embedding",
+                    pgvector.django.vector.VectorField(blank=True, dimensions=settings.EMBEDDING_DIM, null=True),
+                ),
+                ("embedding_model", models.CharField(blank=True, max_length=120)),
+                ("search_vector", django.contrib.postgres.search.SearchVectorField(blank=True, null=True)),
+                (
+                    "document",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="chunks", to="knowledge.document"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['document', 'ordinal'],
-                'indexes': [pgvector.django.indexes.HnswIndex(ef_construction=64, fields=['embedding'], m=16, name='chunk_embedding_hnsw', opclasses=['vector_cosine_ops']), django.contrib.postgres.indexes.GinIndex(fields=['search_vector'], name='chunk_search_vector_gin')],
-                'constraints': [models.UniqueConstraint(fields=('document', 'ordinal'), name='chunk_unique_ordinal')],
+                "ordering": ["document", "ordinal"],
+                "indexes": [
+                    pgvector.django.indexes.HnswIndex(
+                        ef_construction=64,
+                        fields=["embedding"],
+                        m=16,
+                        name="chunk_embedding_hnsw",
+                        opclasses=["vector_cosine_ops"],
+                    ),
+                    django.contrib.postgres.indexes.GinIndex(fields=["search_vector"], name="chunk_search_vector_gin"),
+                ],
+                "constraints": [models.UniqueConstraint(fields=("document", "ordinal"), name="chunk_unique_ordinal")],
             },
         ),
     ]

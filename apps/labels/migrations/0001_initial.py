@@ -8,47 +8,93 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
         ("core", "0001_vector_extension"),
-        ('conversations', '0001_initial'),
+        ("conversations", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Label',
+            name="Label",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('name', models.CharField(max_length=64, unique=True)),
-                ('embedding', pgvector.django.vector.VectorField(blank=True, dimensions=settings.EMBEDDING_DIM, null=True)),
-                ('embedding_model', models.CharField(blank=True, max_length=120)),
-                ('status', models.CharField(choices=[('approved', 'Approved'), ('proposed', 'Proposed alias'), ('rejected', 'Rejected alias')], db_index=True, default='approved', max_length=16)),
-                ('similarity', models.FloatField(blank=True, help_text='Cosine similarity to alias_of when proposed', null=True)),
-                ('alias_of', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='aliases', to='labels.label')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                ("name", models.CharField(max_length=64, unique=True)),
+                (
+                    "embedding",
+                    pgvector.django.vector.VectorField(blank=True, dimensions=settings.EMBEDDING_DIM, null=True),
+                ),
+                ("embedding_model", models.CharField(blank=True, max_length=120)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("approved", "Approved"),
+                            ("proposed", "Proposed alias"),
+                            ("rejected", "Rejected alias"),
+                        ],
+                        db_index=True,
+                        default="approved",
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "similarity",
+                    models.FloatField(blank=True, help_text="Cosine similarity to alias_of when proposed", null=True),
+                ),
+                (
+                    "alias_of",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="aliases",
+                        to="labels.label",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='ConversationLabel',
+            name="ConversationLabel",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='conversation_labels', to='conversations.conversation')),
-                ('label', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='conversation_labels', to='labels.label')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                (
+                    "conversation",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="conversation_labels",
+                        to="conversations.conversation",
+                    ),
+                ),
+                (
+                    "label",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="conversation_labels",
+                        to="labels.label",
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='label',
-            index=pgvector.django.indexes.HnswIndex(ef_construction=64, fields=['embedding'], m=16, name='label_embedding_hnsw', opclasses=['vector_cosine_ops']),
+            model_name="label",
+            index=pgvector.django.indexes.HnswIndex(
+                ef_construction=64,
+                fields=["embedding"],
+                m=16,
+                name="label_embedding_hnsw",
+                opclasses=["vector_cosine_ops"],
+            ),
         ),
         migrations.AddConstraint(
-            model_name='conversationlabel',
-            constraint=models.UniqueConstraint(fields=('conversation', 'label'), name='conversation_label_unique'),
+            model_name="conversationlabel",
+            constraint=models.UniqueConstraint(fields=("conversation", "label"), name="conversation_label_unique"),
         ),
     ]

@@ -7,16 +7,17 @@ children are stopped first, then the embedded servers, leaving no process behind
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
@@ -63,7 +64,10 @@ class Command(BaseCommand):
             call_command("migrate", interactive=False, verbosity=0)
             if not options["no_demo"]:
                 self._log("stack", "loading demo data…")
-                call_command("demo_data", stdout=self.stdout)
+                out = io.StringIO()
+                call_command("demo_data", stdout=out)
+                for line in out.getvalue().splitlines():
+                    self._log("stack", line)
             self._start_children(host, port, flower_port, options["concurrency"])
             self._wait_ready(host, port, flower_port)
             if self._stopping.is_set():
@@ -140,13 +144,14 @@ class Command(BaseCommand):
             self._check_children()
             for name, url in list(pending.items()):
                 try:
-                    with urllib.request.urlopen(url, timeout=1) as resp:
-                        if resp.status == 200:
-                            del pending[name]
-                except OSError:
+                    if httpx.get(url, timeout=1).status_code == 200:
+                        del pending[name]
+                except httpx.HTTPError:
                     pass
             if time.monotonic() > deadline:
-                raise CommandError(f"The stack did not become ready within {timeout:.0f} s: waiting for {', '.join(pending)}.")
+                raise CommandError(
+                    f"The stack did not become ready within {timeout:.0f} s: waiting for {', '.join(pending)}."
+                )
             time.sleep(0.2)
         if self._stopping.is_set():
             return
@@ -216,6 +221,10 @@ class Command(BaseCommand):
         self._log("stack", "stopped.")
 
     def _services_line(self) -> str:
-        db = f"embedded PostgreSQL in {settings.DATA_DIR / 'pg'}" if settings.EMBEDDED_DATABASE else "PostgreSQL from DATABASE_URL"
+        db = (
+            f"embedded PostgreSQL in {settings.DATA_DIR / 'pg'}"
+            if settings.EMBEDDED_DATABASE
+            else "PostgreSQL from DATABASE_URL"
+        )
         rd = f"embedded Redis on {settings.REDIS_URL}" if settings.EMBEDDED_REDIS else "Redis from REDIS_URL"
         return f"services: {db}; {rd}"

@@ -1,0 +1,125 @@
+"""Shared fixtures. The database and Redis are the real embedded servers (settings.test: `.data/test/`)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from tests.stubs.openai_stub import OpenAIStub
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+
+def database_url_for_children() -> str:
+    """The URL of the *test* database (pytest-django's test_<name>), for subprocesses such as the worker."""
+    from urllib.parse import quote
+
+    db = connection.settings_dict
+    host = db["HOST"] or "127.0.0.1"
+    host = quote(host, safe="") if host.startswith("/") else host
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return f"postgres://{db['USER']}{password}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="supportdesk.settings.test",
+        DATABASE_URL=database_url_for_children(),
+        REDIS_URL=settings.REDIS_URL,
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def openai_stub() -> Iterator[OpenAIStub]:
+    stub = OpenAIStub().start()
+    yield stub
+    stub.stop()
+
+
+@pytest.fixture
+def openai_provider(settings: Any, openai_stub: OpenAIStub) -> OpenAIStub:
+    """Switch the AI seam to the `openai` provider, pointed at the local stub."""
+    settings.LLM_PROVIDER = "openai"
+    settings.LLM_API_KEY = "sk-test-stub"
+    settings.LLM_BASE_URL = openai_stub.url
+    settings.EMBEDDINGS_PROVIDER = "openai"
+    settings.EMBEDDINGS_API_KEY = "sk-test-stub"
+    settings.EMBEDDINGS_BASE_URL = openai_stub.url
+    from apps.ai.providers import _embeddings
+
+    _embeddings.cache_clear()
+    yield openai_stub
+    _embeddings.cache_clear()
+
+
+@pytest.fixture
+def flush_redis() -> Iterator[None]:
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.flushdb()
+    yield
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup: Any, django_db_blocker: Any) -> Iterator[subprocess.Popen[bytes]]:
+    """A real `celery worker` subprocess on the test database and the embedded Redis (queues default,
+    conversations). Tests that need it must commit their data (transactional_db)."""
+    with django_db_blocker.unblock():
+        env = child_env()
+    log = open(ROOT / ".data" / "test" / "worker.log", "wb")  # noqa: SIM115  # closed below
+    proc = subprocess.Popen(
+        [PYTHON, "-m", "celery", "-A", "supportdesk", "worker", "-Q", "default,conversations", "-c", "2",
+         "-l", "INFO", "-n", f"test-{os.getpid()}@%h", "--without-mingle", "--without-gossip"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    from supportdesk.celery import app
+
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"celery worker exited with {proc.returncode}; see .data/test/worker.log")
+        replies = app.control.ping(timeout=0.5)
+        if any(f"test-{os.getpid()}@" in name for reply in replies for name in reply):
+            break
+    else:
+        raise RuntimeError("celery worker did not answer a ping within 90 s; see .data/test/worker.log")
+    yield proc
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    log.close()
+
+
+@pytest.fixture
+def agent_user(db: Any) -> Any:
+    from tests.core.factories import UserFactory
+
+    return UserFactory(groups=["agent"])
+
+
+@pytest.fixture
+def supervisor_user(db: Any) -> Any:
+    from tests.core.factories import UserFactory
+
+    return UserFactory(groups=["supervisor"], is_staff=True)

@@ -1,0 +1,219 @@
+"""A local OpenAI-compatible HTTP server for tests and benchmarks (chat completions with and without
+streaming, embeddings, models). Deterministic, scriptable, and records what it received.
+
+    stub = OpenAIStub().start()
+    stub.reply = "Bonjour !"          # what the assistant answers
+    stub.fail_next(429, times=2)      # the next two requests get HTTP 429
+    stub.token_delay = 0.05           # seconds between streamed tokens
+    ...
+    stub.stop()
+
+Run alone: python -m tests.stubs.openai_stub --port 8089
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import re
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+def _count(text: str) -> int:
+    """The stub's own token count (words and punctuation), independent of tiktoken."""
+    return len(re.findall(r"\w+|[^\w\s]", text))
+
+
+def _vector(text: str, dim: int) -> list[float]:
+    values = []
+    seed = text.encode("utf-8")
+    counter = 0
+    while len(values) < dim:
+        digest = hashlib.sha256(seed + counter.to_bytes(4, "big")).digest()
+        values.extend((b - 127.5) / 127.5 for b in digest)
+        counter += 1
+    vec = values[:dim]
+    norm = math.sqrt(sum(v * v for v in vec)) or 1.0
+    return [v / norm for v in vec]
+
+
+@dataclass
+class Received:
+    path: str
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+
+@dataclass
+class OpenAIStub:
+    host: str = "127.0.0.1"
+    port: int = 0
+    reply: str = "Bonjour ! Votre paiement a bien été reçu, la commande part aujourd'hui."
+    token_delay: float = 0.0
+    requests: list[Received] = field(default_factory=list)
+    usages: list[dict[str, int]] = field(default_factory=list)
+    _failures: deque[int] = field(default_factory=deque)
+    _server: ThreadingHTTPServer | None = None
+    _thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    def fail_next(self, status: int, times: int = 1) -> None:
+        self._failures.extend([status] * times)
+
+    def start(self) -> OpenAIStub:
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _json(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+                body = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                if self.path.rstrip("/").endswith("/models"):
+                    self._json(200, {"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model"}]})
+                else:
+                    self._json(404, {"error": {"message": "not found"}})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                try:
+                    body = json.loads(self.rfile.read(length) or b"{}")
+                except ValueError:
+                    self._json(400, {"error": {"message": "bad json"}})
+                    return
+                stub.requests.append(Received(self.path, body, {k.lower(): v for k, v in self.headers.items()}))
+                if stub._failures:
+                    status = stub._failures.popleft()
+                    # retry-after-ms keeps the SDK's backoff short in tests.
+                    self._json(
+                        status,
+                        {"error": {"message": f"stub failure {status}", "type": "stub"}},
+                        {"retry-after-ms": "20"},
+                    )
+                    return
+                if self.path.endswith("/chat/completions"):
+                    self._chat(body)
+                elif self.path.endswith("/embeddings"):
+                    self._embeddings(body)
+                else:
+                    self._json(404, {"error": {"message": "not found"}})
+
+            def _chat(self, body: dict[str, Any]) -> None:
+                prompt = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
+                usage = {"prompt_tokens": _count(prompt), "completion_tokens": _count(stub.reply)}
+                usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+                stub.usages.append(usage)
+                model = body.get("model", "gpt-4o-mini")
+                base = {"id": "chatcmpl-stub", "created": int(time.time()), "model": model}
+                if not body.get("stream"):
+                    self._json(
+                        200,
+                        {
+                            **base,
+                            "object": "chat.completion",
+                            "usage": usage,
+                            "choices": [
+                                {
+                                    "index": 0,
+                                    "finish_reason": "stop",
+                                    "message": {"role": "assistant", "content": stub.reply},
+                                }
+                            ],
+                        },
+                    )
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Cache-Control", "no-cache")
+                self.send_header("Connection", "close")
+                self.end_headers()
+
+                def event(payload: dict[str, Any] | str) -> None:
+                    data = (
+                        payload
+                        if isinstance(payload, str)
+                        else json.dumps({**base, "object": "chat.completion.chunk", **payload})
+                    )
+                    self.wfile.write(f"data: {data}\n\n".encode())
+                    self.wfile.flush()
+
+                event({"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]})
+                for piece in re.findall(r"\S+\s*", stub.reply):
+                    if stub.token_delay:
+                        time.sleep(stub.token_delay)
+                    event({"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
+                event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                if (body.get("stream_options") or {}).get("include_usage"):
+                    event({"choices": [], "usage": usage})
+                event("[DONE]")
+                self.close_connection = True
+
+            def _embeddings(self, body: dict[str, Any]) -> None:
+                inputs = body.get("input", [])
+                if isinstance(inputs, str):
+                    inputs = [inputs]
+                dim = int(body.get("dimensions") or 1536)
+                data = [
+                    {"object": "embedding", "index": i, "embedding": _vector(str(t), dim)} for i, t in enumerate(inputs)
+                ]
+                tokens = sum(_count(str(t)) for t in inputs)
+                self._json(
+                    200,
+                    {
+                        "object": "list",
+                        "model": body.get("model"),
+                        "data": data,
+                        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+                    },
+                )
+
+        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=8089)
+    parser.add_argument("--token-delay", type=float, default=0.0)
+    args = parser.parse_args()
+    stub = OpenAIStub(port=args.port, token_delay=args.token_delay).start()
+    print(f"OpenAI-compatible stub on {stub.url}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        stub.stop()
+
+
+if __name__ == "__main__":
+    main()
