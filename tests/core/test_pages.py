@@ -81,3 +81,14 @@ def test_groups_have_sensible_permissions(agent_user, supervisor_user) -> None: 
     assert supervisor_user.has_perm("knowledge.add_document")
     assert supervisor_user.has_perm("django_celery_beat.change_periodictask")
     assert not supervisor_user.has_perm("auth.change_user")
+
+
+def test_vendored_htmx_is_served_locally(client: Client, agent_user) -> None:  # type: ignore[no-untyped-def]
+    client.force_login(agent_user)
+    page = client.get("/console/").content.decode()
+    for path in ("/static/vendor/htmx/htmx-2.0.11.min.js", "/static/vendor/htmx/ext-ws-2.0.4.min.js"):
+        assert path in page
+        asset = client.get(path)
+        assert asset.status_code == 200
+        body = b"".join(asset.streaming_content) if asset.streaming else asset.content
+        assert b"htmx" in body
