@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from apps.core import embedded
@@ -80,8 +81,15 @@ class Stack:
         self.proc.send_signal(signal.SIGINT)
         return self.proc.wait(timeout)
 
+    def children(self) -> list[psutil.Process]:
+        assert self.proc
+        return psutil.Process(self.proc.pid).children(recursive=True)
+
     def kill(self) -> None:
+        """Test teardown after a failure: nothing may outlive the test."""
         if self.proc and self.proc.poll() is None:
+            for child in self.children():
+                child.kill()
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait()
         embedded.stop_all(self.data)
@@ -180,3 +188,16 @@ def test_make_run_stack_end_to_end(stack: Stack) -> None:
 
     assert stack.stop() == 0
     assert embedded.leftover_processes(stack.data) == []
+
+
+def test_killed_stack_leaves_no_orphan(stack: Stack) -> None:
+    """Even SIGKILL on runstack (no chance to clean up) takes web, worker, beat and Flower down with it."""
+    stack.start()
+    # The embedded servers survive by design (a later run attaches to them); teardown stops them.
+    children = [c for c in stack.children() if not c.name().startswith(("redis-server", "postgres"))]
+    assert {"daphne", "celery"} <= {Path(arg).name for c in children for arg in c.cmdline()[1:2]}
+    assert stack.proc is not None
+    stack.proc.send_signal(signal.SIGKILL)
+    stack.proc.wait()
+    _gone, alive = psutil.wait_procs(children, timeout=30)
+    assert alive == [], f"orphaned: {[p.cmdline()[:3] for p in alive]}"

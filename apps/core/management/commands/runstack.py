@@ -35,6 +35,17 @@ class Child:
     reader: threading.Thread | None = field(default=None, repr=False)
 
 
+def _detach_and_die_with_parent() -> None:
+    """In the child, before exec: a session of its own, so the terminal's Ctrl-C reaches only runstack, which
+    stops the children in order; and SIGTERM when runstack dies, even by SIGKILL, so no child is orphaned."""
+    os.setsid()
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 class Command(BaseCommand):
     help = "Run the whole stack (web, worker, beat, Flower) on the configured or embedded services."
 
@@ -98,20 +109,22 @@ class Command(BaseCommand):
             Child("worker", [*celery, "worker", "-Q", "default,conversations", "-c", str(concurrency), "-E", "-l", "INFO", "-n", "worker@%h"]),
             Child("beat", [*celery, "beat", "-l", "INFO", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
                            "--pidfile="]),
-            Child("flower", [*celery, "flower", f"--address={host}", f"--port={flower_port}",
-                             *([f"--basic-auth={flower_auth}"] if flower_auth else [])]),
+            Child("flower", [*celery, "flower", f"--address={host}", f"--port={flower_port}"]),
         ]  # fmt: skip
         env = self._child_env()
         for child in specs:
-            # Own session: the terminal's Ctrl-C reaches only this command, which stops children in order.
+            child_env = env
+            if child.name == "flower" and flower_auth:
+                # Through the environment, not argv: a command line is visible to every local user (ps).
+                child_env = {**env, "FLOWER_BASIC_AUTH": flower_auth}
             child.proc = subprocess.Popen(
                 child.args,
                 cwd=settings.BASE_DIR,
-                env=env,
+                env=child_env,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
-                start_new_session=True,
+                preexec_fn=_detach_and_die_with_parent,
             )
             child.reader = threading.Thread(target=self._pump, args=(child,), daemon=True)
             child.reader.start()
