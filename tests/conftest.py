@@ -78,37 +78,74 @@ def flush_redis() -> Iterator[None]:
     client.close()
 
 
-@pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup: Any, django_db_blocker: Any) -> Iterator[subprocess.Popen[bytes]]:
-    """A real `celery worker` subprocess on the test database and the embedded Redis (queues default,
-    conversations). Tests that need it must commit their data (transactional_db)."""
+class WorkerProcess:
+    """A real `celery worker` subprocess (queues default, conversations) on the test database and Redis."""
+
+    def __init__(self, name: str, env: dict[str, str], concurrency: int = 2) -> None:
+        self.name = name
+        self.log_path = ROOT / ".data" / "test" / f"worker-{name}.log"
+        self._log = open(self.log_path, "wb")  # noqa: SIM115  # closed in stop()
+        self.proc = subprocess.Popen(
+            [PYTHON, "-m", "celery", "-A", "supportdesk", "worker", "-Q", "default,conversations",
+             "-c", str(concurrency), "-l", "INFO", "-n", f"{name}@%h", "--without-mingle", "--without-gossip"],
+            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        from supportdesk.celery import app
+
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"celery worker exited with {self.proc.returncode}; see {self.log_path}")
+            replies = app.control.ping(timeout=0.5)
+            if any(f"{name}@" in worker for reply in replies for worker in reply):
+                return
+        self.stop()
+        raise RuntimeError(f"celery worker did not answer a ping within 90 s; see {self.log_path}")
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool: no chance to ack, requeue or clean up."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+        self._log.close()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        self._log.close()
+
+
+@pytest.fixture(scope="module")
+def celery_worker_process(django_db_setup: Any, django_db_blocker: Any) -> Iterator[WorkerProcess]:
+    """A worker for one test module (stopped after it, so modules with their own workers are alone on the
+    queues). Tests that need it must commit their data (transactional_db)."""
     with django_db_blocker.unblock():
         env = child_env()
-    log = open(ROOT / ".data" / "test" / "worker.log", "wb")  # noqa: SIM115  # closed below
-    proc = subprocess.Popen(
-        [PYTHON, "-m", "celery", "-A", "supportdesk", "worker", "-Q", "default,conversations", "-c", "2",
-         "-l", "INFO", "-n", f"test-{os.getpid()}@%h", "--without-mingle", "--without-gossip"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    from supportdesk.celery import app
+    worker = WorkerProcess(f"test-{os.getpid()}", env)
+    yield worker
+    worker.stop()
 
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"celery worker exited with {proc.returncode}; see .data/test/worker.log")
-        replies = app.control.ping(timeout=0.5)
-        if any(f"test-{os.getpid()}@" in name for reply in replies for name in reply):
-            break
-    else:
-        raise RuntimeError("celery worker did not answer a ping within 90 s; see .data/test/worker.log")
-    yield proc
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    log.close()
+
+@pytest.fixture
+def worker_factory(django_db_blocker: Any) -> Iterator[Any]:
+    """Start extra workers with their own environment (e.g. the openai provider on a stub); all stopped after."""
+    started: list[WorkerProcess] = []
+
+    def start(name: str, **extra_env: str) -> WorkerProcess:
+        with django_db_blocker.unblock():
+            env = child_env(**extra_env)
+        worker = WorkerProcess(f"{name}-{os.getpid()}-{len(started)}", env)
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
 
 
 @pytest.fixture

@@ -26,3 +26,12 @@ class ConversationAdmin(admin.ModelAdmin):
     readonly_fields = ("content_hash", "created_at", "updated_at")
     inlines = [MessageInline]
     date_hierarchy = "created_at"
+    actions = ["reprocess_labels"]
+
+    @admin.action(description="Reprocess labels")
+    def reprocess_labels(self, request, queryset):  # type: ignore[no-untyped-def]  # admin action signature
+        from apps.labels.models import LabelingJob
+        from apps.labels.services import labeling_enqueue
+
+        jobs = [labeling_enqueue(conversation=c, source=LabelingJob.Source.REPROCESS) for c in queryset]
+        self.message_user(request, f"{len(jobs)} conversation(s) queued for labeling; see Labeling jobs.")

@@ -1,9 +1,10 @@
 """Every app's API under /api/."""
 
-from django.urls import path
+from django.urls import include, path
 
 from apps.core.api_views import WhoAmIApi
 
 urlpatterns = [
     path("me", WhoAmIApi.as_view(), name="api-me"),
+    path("", include("apps.labels.api.urls")),
 ]

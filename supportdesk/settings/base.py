@@ -220,7 +220,16 @@ CELERY_TASK_TRACK_STARTED = True
 CELERY_TASK_SEND_SENT_EVENT = True
 CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_timeout": 5, "socket_connect_timeout": 5}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    # Unacknowledged tasks (acks_late) of a worker that died are redelivered after this many seconds.
+    # Longer than any task and any retry countdown; tasks are idempotent, so an early redelivery is harmless.
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600),
+    # Sweep for such abandoned tasks every N seconds (kombu's default scans only every 10th sweep).
+    "unacked_restore_interval": env.int("CELERY_UNACKED_RESTORE_INTERVAL", default=10),
+    "unacked_restore_throttle": 1,
+    "socket_timeout": 5,
+    "socket_connect_timeout": 5,
+}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=5)
@@ -253,6 +262,29 @@ SPECTACULAR_SETTINGS = {
     if API_DOCS_PUBLIC
     else ["rest_framework.permissions.IsAdminUser"],
 }
+
+# --------------------------------------------------------------------------- labeling pipeline (SPEC §5)
+LABELS_MAX_TOKENS = env.int("LABELS_MAX_TOKENS", default=2000)
+LABELS_BATCH_SIZE = env.int("LABELS_BATCH_SIZE", default=5)
+LABELS_RATE_LIMIT = env.int("LABELS_RATE_LIMIT", default=60)  # jobs per minute, across every worker
+LABELS_MAX_RETRIES = env.int("LABELS_MAX_RETRIES", default=3)
+LABELS_RETRY_BACKOFF = env.float("LABELS_RETRY_BACKOFF", default=30.0)  # seconds, doubled at each retry
+LABELS_PENDING_TTL = env.int("LABELS_PENDING_TTL", default=7 * 24 * 3600)  # queued messages kept in Redis
+# Cosine similarity thresholds: >= reuse -> same label; >= alias -> proposed alias; below -> new label.
+# Per embedding model (model_name of apps.ai embeddings), "default" for the others.
+LABELS_THRESHOLDS: dict[str, list[float]] = {
+    "default": [env.float("LABELS_REUSE_THRESHOLD", default=0.85), env.float("LABELS_ALIAS_THRESHOLD", default=0.70)],
+    **json.loads(env.str("LABELS_THRESHOLDS", default="{}")),
+}
+# --------------------------------------------------------------------------- Crisp (SPEC §10)
+CRISP_WEBHOOK_KEY = env.str("CRISP_WEBHOOK_KEY", default="")  # ?key= secret of website hooks
+CRISP_PLUGIN_SECRET = env.str("CRISP_PLUGIN_SECRET", default="")  # signs plugin hooks (X-Crisp-Signature)
+CRISP_IDENTIFIER = env.str("CRISP_IDENTIFIER", default="")  # REST API token identifier
+CRISP_KEY = env.str("CRISP_KEY", default="")  # REST API token key
+CRISP_TIER = env.str("CRISP_TIER", default="plugin")
+CRISP_API_URL = env.str("CRISP_API_URL", default="https://api.crisp.chat/v1")
+CRISP_WEBSITE_ID = env.str("CRISP_WEBSITE_ID", default="")
+WEBHOOK_MAX_BYTES = env.int("WEBHOOK_MAX_BYTES", default=1_048_576)
 
 # --------------------------------------------------------------------------- logging (never message content)
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -4,6 +4,7 @@ streaming, embeddings, models). Deterministic, scriptable, and records what it r
     stub = OpenAIStub().start()
     stub.reply = "Bonjour !"          # what the assistant answers
     stub.fail_next(429, times=2)      # the next two requests get HTTP 429
+    stub.tool_responses.append('{"conversations": [...]}')  # next tool-call arguments (raw JSON text)
     stub.token_delay = 0.05           # seconds between streamed tokens
     ...
     stub.stop()
@@ -57,15 +58,24 @@ class OpenAIStub:
     port: int = 0
     reply: str = "Bonjour ! Votre paiement a bien été reçu, la commande part aujourd'hui."
     token_delay: float = 0.0
+    response_delay: float = 0.0  # seconds before any answer (for crash tests)
     requests: list[Received] = field(default_factory=list)
     usages: list[dict[str, int]] = field(default_factory=list)
     _failures: deque[int] = field(default_factory=deque)
+    tool_responses: deque[str] = field(default_factory=deque)
+    default_labels: list[str] = field(default_factory=lambda: ["paiement", "commande"])
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}/v1"
+
+    def _tool_arguments(self, prompt: str) -> str:
+        if self.tool_responses:
+            return self.tool_responses.popleft()
+        ids = re.findall(r'<conversation id="([^"]+)">', prompt)
+        return json.dumps({"conversations": [{"id": i, "labels": self.default_labels} for i in ids]})
 
     def fail_next(self, status: int, times: int = 1) -> None:
         self._failures.extend([status] * times)
@@ -103,6 +113,8 @@ class OpenAIStub:
                     self._json(400, {"error": {"message": "bad json"}})
                     return
                 stub.requests.append(Received(self.path, body, {k.lower(): v for k, v in self.headers.items()}))
+                if stub.response_delay:
+                    time.sleep(stub.response_delay)
                 if stub._failures:
                     status = stub._failures.popleft()
                     # retry-after-ms keeps the SDK's backoff short in tests.
@@ -126,6 +138,36 @@ class OpenAIStub:
                 stub.usages.append(usage)
                 model = body.get("model", "gpt-4o-mini")
                 base = {"id": "chatcmpl-stub", "created": int(time.time()), "model": model}
+                if body.get("tools"):
+                    self._json(
+                        200,
+                        {
+                            **base,
+                            "object": "chat.completion",
+                            "usage": usage,
+                            "choices": [
+                                {
+                                    "index": 0,
+                                    "finish_reason": "tool_calls",
+                                    "message": {
+                                        "role": "assistant",
+                                        "content": None,
+                                        "tool_calls": [
+                                            {
+                                                "id": "call_stub",
+                                                "type": "function",
+                                                "function": {
+                                                    "name": body["tools"][0]["function"]["name"],
+                                                    "arguments": stub._tool_arguments(prompt),
+                                                },
+                                            }
+                                        ],
+                                    },
+                                }
+                            ],
+                        },
+                    )
+                    return
                 if not body.get("stream"):
                     self._json(
                         200,

@@ -18,6 +18,9 @@ STOPWORDS_FR = frozenset(
     pourquoi pouvez pu puis qu quand que quel quelle quelles quels qui quoi s sa sans se ses si sien son sont sous
     suis sur t ta te tes toi ton toujours tous tout toute toutes très tu un une unes uns vais vers veux voici voilà
     vos votre vous vu y salut svp stp cordialement madame monsieur bonne journée soirée rien tres trop
+    aujourdhui après apres autres car certains certaines chaque contre entre etre etait ete jusqu lorsqu lorsque
+    malgré maintenant mme mr plusieurs puisque quelque quelques selon serait sera seront sommes tant tel telle tels
+    telles vraiment bjr slt
     """.split()
 )
 STOPWORDS_EN = frozenset(
@@ -29,6 +32,10 @@ STOPWORDS_EN = frozenset(
     such than that the their theirs them themselves then there these they this those through to too under until up
     very was we were what when where which while who whom why will with would you your yours yourself yourselves
     hello hi hey thanks thank please ok okay yes sorry dear regards get got im ive cant wont
+    also already although always among anyone anything arent couldnt didnt doesnt dont either etc even ever every
+    everyone everything hadnt hasnt havent isnt many may might much must neither never nothing onto per pls plz
+    really shall shouldnt since someone something still thats theres theyre though thx unless upon us via wasnt
+    werent whats whether whose within without wouldnt yeah yet youre another others
     """.split()
 )
 STOPWORDS = STOPWORDS_FR | STOPWORDS_EN

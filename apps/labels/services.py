@@ -1,0 +1,527 @@
+"""Labeling pipeline writes (SPEC §5): intake, the worker's job, label resolution, replacement, merges.
+
+Imported conversations keep no raw text: their messages wait in Redis (TTL) between the webhook and the worker,
+and are deleted once labeled. Logs carry ids and counts only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+from pgvector.django import CosineDistance
+
+from apps.ai.labels import ConversationText, batches, labels_extract, message_line, prepare
+from apps.ai.providers import embeddings_model_name, get_embeddings
+from apps.conversations.models import Channel, Conversation, Message
+from apps.core.exceptions import ApplicationError
+from apps.labels.models import ConversationLabel, Label, LabelingJob, LabelMerge, LabelMonthlyCount
+
+logger = logging.getLogger(__name__)
+
+Msg = tuple[str, str]  # (role "user"|"support", text)
+_LABEL_CREATION_LOCK = 0x5D_1AB_E15  # pg_advisory_xact_lock key serialising the creation of new labels
+
+
+class MessagesUnavailable(ApplicationError):
+    """The worker cannot get the conversation's messages (expired in Redis, no Crisp credentials, ...)."""
+
+    code = "messages_unavailable"
+
+
+# --------------------------------------------------------------------------- compaction and hashing
+
+
+def compact(messages: Sequence[Msg]) -> str:
+    """Messages in order as `role: text` lines, whitespace collapsed (SPEC §5.2)."""
+    return "\n".join(message_line(role, text) for role, text in messages)
+
+
+def content_hash(conversation_id: str, compacted: str) -> str:
+    """sha256(conversation_id + compacted text) (SPEC §5.3)."""
+    return hashlib.sha256((conversation_id + compacted).encode("utf-8")).hexdigest()
+
+
+# --------------------------------------------------------------------------- pending messages (Redis, TTL)
+
+
+@lru_cache(maxsize=4)
+def _redis(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+
+
+def _pending_key(job_id: int) -> str:
+    return f"supportdesk:labels:pending:{job_id}"
+
+
+def pending_store(job_id: int, messages: Sequence[Msg]) -> None:
+    payload = json.dumps([[r, t] for r, t in messages])
+    _redis(settings.REDIS_URL).set(_pending_key(job_id), payload, ex=settings.LABELS_PENDING_TTL)
+
+
+def pending_load(job_id: int) -> list[Msg] | None:
+    raw = _redis(settings.REDIS_URL).get(_pending_key(job_id))
+    if raw is None:
+        return None
+    return [(str(r), str(t)) for r, t in json.loads(raw)]
+
+
+def pending_delete(job_ids: Iterable[int]) -> None:
+    keys = [_pending_key(j) for j in job_ids]
+    if keys:
+        _redis(settings.REDIS_URL).delete(*keys)
+
+
+# --------------------------------------------------------------------------- intake
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    status: str  # "queued" | "duplicate"
+    conversation: Conversation
+    job: LabelingJob | None
+
+
+_LIVE_STATUSES = (LabelingJob.Status.QUEUED, LabelingJob.Status.RUNNING, LabelingJob.Status.DONE)
+
+
+def _enqueue_on_commit(job: LabelingJob) -> None:
+    from apps.labels.tasks import conversation_label as conversation_label_task
+
+    transaction.on_commit(lambda: conversation_label_task.apply_async(args=(job.pk,), task_id=job.task_id))
+
+
+def _job_create(conversation: Conversation, *, source: str, content_hash: str = "") -> LabelingJob:
+    return LabelingJob.objects.create(
+        conversation=conversation, source=source, content_hash=content_hash, task_id=str(uuid.uuid4())
+    )
+
+
+def imported_conversation_intake(
+    *, external_id: str, messages: Sequence[Msg] | None, website_id: str | None = None, channel: str = Channel.CRISP
+) -> IntakeResult:
+    """A conversation closed on an external platform: record it (no text) and queue its labeling.
+
+    Known hash (queued, running or done) -> "duplicate", nothing queued. Without messages (Crisp's
+    `session:set_state` event), the worker fetches them; a second event while one is pending is a duplicate.
+    """
+    digest = content_hash(external_id, compact(messages)) if messages else ""
+    for _ in range(2):  # a concurrent first delivery may create the conversation between our get and create
+        try:
+            with transaction.atomic():
+                conversation, _created = Conversation.objects.select_for_update().get_or_create(
+                    channel=channel,
+                    external_id=external_id,
+                    defaults={
+                        "imported": True,
+                        "status": Conversation.Status.CLOSED,
+                        "closed_at": timezone.now(),
+                        "metadata": {"website_id": website_id} if website_id else {},
+                    },
+                )
+                jobs = LabelingJob.objects.filter(conversation=conversation, status__in=_LIVE_STATUSES)
+                duplicate = (
+                    jobs.filter(content_hash=digest).exists()
+                    if digest
+                    else jobs.filter(
+                        status__in=(LabelingJob.Status.QUEUED, LabelingJob.Status.RUNNING), content_hash=""
+                    ).exists()
+                )
+                if duplicate:
+                    return IntakeResult("duplicate", conversation, None)
+                if digest:
+                    conversation.content_hash = digest
+                conversation.status = Conversation.Status.CLOSED
+                conversation.closed_at = conversation.closed_at or timezone.now()
+                conversation.save(update_fields=["content_hash", "status", "closed_at", "updated_at"])
+                job = _job_create(conversation, source=LabelingJob.Source.WEBHOOK, content_hash=digest)
+                if messages:
+                    pending_store(job.pk, messages)
+                _enqueue_on_commit(job)
+            logger.info("labels: queued", extra={"job_id": job.pk, "conversation_id": conversation.pk})
+            return IntakeResult("queued", conversation, job)
+        except IntegrityError:
+            continue
+    raise ApplicationError("The conversation could not be recorded, please retry.", code="conflict")
+
+
+def native_messages(conversation: Conversation) -> list[Msg]:
+    """A SupportDesk conversation's messages for labeling: customer as "user", agents and bot as "support"."""
+    rows = conversation.messages.filter(
+        role__in=(Message.Role.CUSTOMER, Message.Role.AGENT, Message.Role.BOT)
+    ).values_list("role", "text")
+    return [("user" if role == Message.Role.CUSTOMER else "support", text) for role, text in rows if text.strip()]
+
+
+def labeling_enqueue(*, conversation: Conversation, source: str) -> LabelingJob:
+    """Queue (re)labeling of a conversation: native ones from their stored messages, imported ones by fetching
+    them from the platform in the worker. Reprocessing always runs, even when the hash is unchanged."""
+    with transaction.atomic():
+        digest = ""
+        if not conversation.imported:
+            digest = content_hash(str(conversation.pk), compact(native_messages(conversation)))
+            Conversation.objects.filter(pk=conversation.pk).update(content_hash=digest)
+        job = _job_create(conversation, source=source, content_hash=digest)
+        _enqueue_on_commit(job)
+    return job
+
+
+# --------------------------------------------------------------------------- the worker's job
+
+
+def _job_messages(job: LabelingJob) -> list[Msg]:
+    conversation = job.conversation
+    if not conversation.imported:
+        return native_messages(conversation)
+    messages = pending_load(job.pk)
+    if messages is not None:
+        return messages
+    return _crisp_fetch(conversation)
+
+
+def _crisp_fetch(conversation: Conversation) -> list[Msg]:
+    if not (settings.CRISP_IDENTIFIER and settings.CRISP_KEY):
+        raise MessagesUnavailable("No messages in the webhook and no Crisp API credentials to fetch them.")
+    from apps.integrations.crisp.client import CrispClient
+
+    website_id = (conversation.metadata or {}).get("website_id") or settings.CRISP_WEBSITE_ID
+    if not website_id:
+        raise MessagesUnavailable("No Crisp website id for this conversation.")
+    client = CrispClient(
+        settings.CRISP_IDENTIFIER, settings.CRISP_KEY, tier=settings.CRISP_TIER, base_url=settings.CRISP_API_URL
+    )
+    return [(m.role, m.text) for m in client.conversation_messages(website_id, conversation.external_id)]
+
+
+def _conversation_hash_id(conversation: Conversation) -> str:
+    return conversation.external_id if conversation.imported else str(conversation.pk)
+
+
+@dataclass
+class _Work:
+    job: LabelingJob
+    text: ConversationText
+    digest: str
+
+
+def _prepare_job(job: LabelingJob) -> _Work | None:
+    """Load messages and hash; mark duplicates. Returns None when there is nothing to do."""
+    messages = _job_messages(job)
+    if not messages:
+        raise MessagesUnavailable("The conversation has no messages to label.")
+    digest = content_hash(_conversation_hash_id(job.conversation), compact(messages))
+    if job.source in (LabelingJob.Source.WEBHOOK, LabelingJob.Source.NATIVE):
+        already = LabelingJob.objects.filter(
+            conversation_id=job.conversation_id, content_hash=digest, status=LabelingJob.Status.DONE
+        ).exclude(pk=job.pk)
+        if already.exists():
+            LabelingJob.objects.filter(pk=job.pk).update(
+                status=LabelingJob.Status.DUPLICATE, content_hash=digest, finished_at=timezone.now()
+            )
+            pending_delete([job.pk])
+            return None
+    return _Work(job, prepare(str(job.pk), messages), digest)
+
+
+def _claim(job_id: int) -> LabelingJob | None:
+    """Mark a queued (or crashed running) job as running; None when it is finished or taken."""
+    with transaction.atomic():
+        job = (
+            LabelingJob.objects.select_for_update(skip_locked=True)
+            .select_related("conversation")
+            .filter(pk=job_id)
+            .first()
+        )
+        if job is None or job.status in (LabelingJob.Status.DONE, LabelingJob.Status.DUPLICATE):
+            return None
+        job.status = LabelingJob.Status.RUNNING
+        job.attempts = F("attempts") + 1
+        job.started_at = timezone.now()
+        job.save(update_fields=["status", "attempts", "started_at"])
+        job.refresh_from_db(fields=["attempts"])
+        return job
+
+
+def _claim_companions(first: _Work, try_permit: Any) -> list[_Work]:
+    """Other queued jobs joining the first in one LLM call while the batch stays under the token limit."""
+    companions: list[_Work] = []
+    budget = settings.LABELS_MAX_TOKENS - first.text.tokens
+    if settings.LABELS_BATCH_SIZE <= 1 or budget <= 0:
+        return companions
+    with transaction.atomic():
+        candidates = list(
+            LabelingJob.objects.select_for_update(skip_locked=True)
+            .select_related("conversation")
+            .filter(status=LabelingJob.Status.QUEUED)
+            .exclude(pk=first.job.pk)
+            .order_by("created_at")[: settings.LABELS_BATCH_SIZE * 2]
+        )
+        for job in candidates:
+            if len(companions) + 1 >= settings.LABELS_BATCH_SIZE:
+                break
+            try:
+                work = _prepare_job(job)
+            except MessagesUnavailable:
+                continue  # its own task will record the failure
+            if work is None or work.text.tokens > budget:
+                continue
+            if not try_permit():
+                break
+            LabelingJob.objects.filter(pk=job.pk).update(
+                status=LabelingJob.Status.RUNNING, attempts=F("attempts") + 1, started_at=timezone.now()
+            )
+            budget -= work.text.tokens
+            companions.append(work)
+    return companions
+
+
+def labeling_job_run(job_id: int, *, try_permit: Any = lambda: True) -> str:
+    """Label one job (and queued companions batched with it). Idempotent: a finished job is a no-op.
+
+    Returns the job's final status. Raises transport errors (for Celery's retry) after putting the jobs it
+    claimed back to "queued"; nothing is half-written.
+    """
+    job = _claim(job_id)
+    if job is None:
+        return "skipped"
+    try:
+        first = _prepare_job(job)
+    except MessagesUnavailable:
+        _fail([job.pk], "MessagesUnavailable")
+        raise
+    if first is None:
+        return LabelingJob.Status.DUPLICATE
+    works = [first, *_claim_companions(first, try_permit)]
+    try:
+        results: dict[str, list[str]] = {}
+        for batch in batches([w.text for w in works]):
+            results.update(labels_extract(batch))
+    except Exception:
+        LabelingJob.objects.filter(pk__in=[w.job.pk for w in works[1:]]).update(status=LabelingJob.Status.QUEUED)
+        LabelingJob.objects.filter(pk=job.pk).update(status=LabelingJob.Status.QUEUED)
+        raise
+    status = LabelingJob.Status.FAILED
+    for work in works:
+        names = results.get(work.text.key)
+        if not names:
+            _fail([work.job.pk], "InvalidModelOutput")
+            continue
+        _store(work, names)
+        if work.job.pk == job.pk:
+            status = LabelingJob.Status.DONE
+    return status
+
+
+def _fail(job_ids: list[int], error: str) -> None:
+    LabelingJob.objects.filter(pk__in=job_ids).update(
+        status=LabelingJob.Status.FAILED, error=error[:200], finished_at=timezone.now()
+    )
+
+
+def labeling_job_fail(job_id: int, error: BaseException) -> None:
+    """Called by the task when retries are exhausted: the job is failed, visible in the admin."""
+    _fail([job_id], type(error).__name__)
+
+
+def _store(work: _Work, names: list[str]) -> None:
+    embedder = get_embeddings()
+    model_name = embeddings_model_name()
+    with transaction.atomic():
+        # Serialise with any other writer of this conversation's labels (a redelivered task, a batch).
+        Conversation.objects.select_for_update().filter(pk=work.job.conversation_id).first()
+        if LabelingJob.objects.filter(pk=work.job.pk, status=LabelingJob.Status.DONE).exists():
+            return
+        labels = [label_resolve(name, embedder=embedder, model_name=model_name) for name in names]
+        conversation_labels_replace(conversation=work.job.conversation, labels=labels)
+        Conversation.objects.filter(pk=work.job.conversation_id).update(content_hash=work.digest)
+        LabelingJob.objects.filter(pk=work.job.pk).update(
+            status=LabelingJob.Status.DONE,
+            content_hash=work.digest,
+            labels=[label.name for label in labels],
+            tokens=work.text.tokens,
+            dropped_messages=work.text.dropped,
+            error="",
+            finished_at=timezone.now(),
+        )
+        transaction.on_commit(lambda: pending_delete([work.job.pk]))
+    logger.info("labels: stored", extra={"job_id": work.job.pk, "labels": len(labels), "dropped": work.text.dropped})
+
+
+# --------------------------------------------------------------------------- resolution (SPEC §5.7)
+
+
+def thresholds_for(model_name: str) -> tuple[float, float]:
+    reuse, alias = settings.LABELS_THRESHOLDS.get(model_name) or settings.LABELS_THRESHOLDS["default"]
+    return float(reuse), float(alias)
+
+
+def canonical(label: Label) -> Label:
+    """The approved label a label counts for: its target when it is an approved alias, else itself."""
+    if label.alias_of_id and label.status == Label.Status.APPROVED and label.alias_of is not None:
+        return label.alias_of
+    return label
+
+
+def label_resolve(name: str, *, embedder: Any, model_name: str) -> Label:
+    """The label to store for ``name``: an existing one (same name, or cosine >= reuse threshold), a new
+    proposed alias of the nearest (alias <= cosine < reuse), or a new label. A label's embedding is computed
+    once. Race-safe: creations are serialised by a transaction-level advisory lock, so two workers creating the
+    same (or a near-identical) new label end with one."""
+    existing = Label.objects.select_related("alias_of").filter(name=name).first()
+    if existing is not None:
+        return existing
+    vector = embedder.embed_query(name)
+    reuse, alias = thresholds_for(model_name)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LABEL_CREATION_LOCK])
+        existing = Label.objects.select_related("alias_of").filter(name=name).first()
+        if existing is not None:
+            return existing
+        nearest = (
+            Label.objects.select_related("alias_of")
+            .filter(embedding_model=model_name, embedding__isnull=False)
+            .annotate(distance=CosineDistance("embedding", vector))
+            .order_by("distance")
+            .first()
+        )
+        # Rounded: pgvector computes in float32, and a boundary value such as 0.85 must compare as 0.85.
+        similarity = round(1.0 - float(nearest.distance), 6) if nearest is not None else -1.0
+        if nearest is not None and similarity >= reuse:
+            return nearest
+        if nearest is not None and similarity >= alias:
+            return Label.objects.create(
+                name=name,
+                embedding=vector,
+                embedding_model=model_name,
+                alias_of=canonical(nearest),
+                status=Label.Status.PROPOSED,
+                similarity=round(similarity, 4),
+            )
+        return Label.objects.create(name=name, embedding=vector, embedding_model=model_name)
+
+
+# --------------------------------------------------------------------------- replacement and rollup
+
+
+def month_start(value: datetime | date) -> date:
+    if isinstance(value, datetime):
+        value = timezone.localtime(value).date() if timezone.is_aware(value) else value.date()
+    return value.replace(day=1)
+
+
+def _rollup_add(month: date, label_ids: Iterable[int], delta: int) -> None:
+    ids = sorted(set(label_ids))  # a fixed order: concurrent upserts cannot deadlock
+    if not ids:
+        return
+    table = LabelMonthlyCount._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {table} (month, label_id, count) VALUES (%s, %s, %s) "  # noqa: S608  # table name is ours
+            f"ON CONFLICT (month, label_id) DO UPDATE SET count = {table}.count + EXCLUDED.count",
+            [(month, label_id, delta) for label_id in ids],
+        )
+
+
+def conversation_labels_replace(*, conversation: Conversation, labels: Sequence[Label]) -> None:
+    """Replace the conversation's labels in one transaction (delete then insert), keeping the rollup exact.
+    Re-processing replaces, never duplicates (SPEC §5.8)."""
+    month = month_start(conversation.created_at)
+    with transaction.atomic():
+        old = list(ConversationLabel.objects.filter(conversation=conversation).values_list("label_id", flat=True))
+        ConversationLabel.objects.filter(conversation=conversation).delete()
+        new_ids = list(dict.fromkeys(label.pk for label in labels))
+        ConversationLabel.objects.bulk_create(ConversationLabel(conversation=conversation, label_id=i) for i in new_ids)
+        _rollup_add(month, old, -1)
+        _rollup_add(month, new_ids, +1)
+
+
+def label_rollup_rebuild(*, label_ids: Iterable[int] | None = None) -> int:
+    """Recompute the rollup from conversation labels (all labels, or some). Returns rows written."""
+    ids = list(label_ids) if label_ids is not None else None
+    table = LabelMonthlyCount._meta.db_table
+    with transaction.atomic(), connection.cursor() as cursor:
+        if ids is None:
+            cursor.execute(f"DELETE FROM {table}")  # noqa: S608
+            where, params = "", []
+        else:
+            cursor.execute(f"DELETE FROM {table} WHERE label_id = ANY(%s)", [ids])  # noqa: S608
+            where, params = "WHERE cl.label_id = ANY(%s)", [ids]
+        cursor.execute(
+            f"INSERT INTO {table} (month, label_id, count) "  # noqa: S608
+            "SELECT date_trunc('month', c.created_at AT TIME ZONE %s)::date, cl.label_id, count(*) "
+            "FROM labels_conversationlabel cl JOIN conversations_conversation c ON c.id = cl.conversation_id "
+            f"{where} GROUP BY 1, 2",
+            [settings.TIME_ZONE, *params],
+        )
+        return int(cursor.rowcount)
+
+
+# --------------------------------------------------------------------------- supervisors' decisions
+
+
+def label_merge(*, source: Label, target: Label, by: Any = None, action: str = "merge") -> int:
+    """Merge ``source`` into ``target``: its conversations move to the target (no duplicates), it becomes an
+    approved alias of the target (future occurrences count for the target), aliases pointing to it follow, and
+    the merge is recorded. Returns the number of conversation labels moved."""
+    if source.pk == target.pk:
+        raise ApplicationError("A label cannot be merged into itself.")
+    target = canonical(target)
+    if source.pk == target.pk:
+        raise ApplicationError("The target is an alias of this label; merge the other way round.")
+    with transaction.atomic():
+        both = ConversationLabel.objects.filter(label=target).values("conversation_id")
+        ConversationLabel.objects.filter(label=source, conversation_id__in=both).delete()
+        moved = ConversationLabel.objects.filter(label=source).update(label=target)
+        Label.objects.filter(alias_of=source).update(alias_of=target)
+        Label.objects.filter(pk=source.pk).update(alias_of=target, status=Label.Status.APPROVED)
+        LabelMerge.objects.create(
+            source_name=source.name, source=source, target=target, moved=moved, action=action, by=by
+        )
+        label_rollup_rebuild(label_ids=[source.pk, target.pk])
+    return int(moved)
+
+
+def label_alias_approve(*, label: Label, by: Any = None) -> int:
+    if label.alias_of is None:
+        raise ApplicationError(f"{label.name!r} is not an alias proposal.")
+    return label_merge(source=label, target=label.alias_of, by=by, action="approve")
+
+
+def label_alias_reject(*, label: Label, by: Any = None) -> None:
+    """Keep the label as a label of its own."""
+    with transaction.atomic():
+        target = label.alias_of
+        Label.objects.filter(pk=label.pk).update(status=Label.Status.REJECTED, alias_of=None)
+        if target is not None:
+            LabelMerge.objects.create(source_name=label.name, source=label, target=target, action="reject", by=by)
+
+
+def label_rename(*, label: Label, name: str, by: Any = None) -> Label:
+    from apps.ai.label_rules import normalise_label
+
+    clean = normalise_label(name)
+    if not clean:
+        raise ApplicationError("A label is 1 to 3 lowercase words, without emoji or punctuation.")
+    other = Label.objects.filter(name=clean).exclude(pk=label.pk).first()
+    if other is not None:
+        label_merge(source=label, target=other, by=by, action="rename")
+        return other
+    embedder = get_embeddings()
+    Label.objects.filter(pk=label.pk).update(
+        name=clean, embedding=embedder.embed_query(clean), embedding_model=embeddings_model_name()
+    )
+    label.refresh_from_db()
+    return label
