@@ -15,6 +15,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from tests.stubs.crisp_stub import crisp_stub  # noqa: F401  # a fixture shared by every test package
 from tests.stubs.openai_stub import OpenAIStub
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -189,6 +189,11 @@ class Command(BaseCommand):
             f"  API docs  {base}/api/docs/   (schema {base}/api/schema/)",
             f"  Flower    http://{host}:{flower_port}/   (supervisor login)",
             f"  Health    {base}/healthz   {base}/readyz",
+            *(
+                [f"  Crisp     POST {base}/webhooks/crisp/conversation.closed?key={settings.CRISP_WEBHOOK_KEY}"]
+                if settings.CRISP_WEBHOOK_KEY
+                else []
+            ),
             "Press Ctrl-C to stop everything.",
         ]
         for line in lines:
