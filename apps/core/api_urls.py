@@ -7,4 +7,5 @@ from apps.core.api_views import WhoAmIApi
 urlpatterns = [
     path("me", WhoAmIApi.as_view(), name="api-me"),
     path("", include("apps.labels.api.urls")),
+    path("", include("apps.knowledge.api.urls")),
 ]

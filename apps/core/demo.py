@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from apps.conversations.models import Channel, Contact, Conversation, Message
 from apps.core.services import AGENT_GROUP, SUPERVISOR_GROUP, roles_ensure
 
 DEMO_KNOWLEDGE_DIR = Path(settings.BASE_DIR) / "docs" / "knowledge"
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -69,18 +71,19 @@ def demo_users_ensure() -> list[DemoLogin]:
 
 
 def demo_knowledge_ensure() -> tuple[int, int]:
-    """Load docs/knowledge/*.md. Returns (documents, changed)."""
-    from apps.knowledge.services import document_upsert
+    """Index the demo knowledge base (docs/knowledge, top level; its README, eval set and tools excluded).
+    Returns (files, changed files). Unchanged files are skipped by content hash."""
+    from apps.knowledge.services import knowledge_ingest_paths
 
-    total = changed = 0
-    for path in sorted(DEMO_KNOWLEDGE_DIR.glob("*.md")):
-        text = path.read_text(encoding="utf-8")
-        title = next((line.lstrip("# ").strip() for line in text.splitlines() if line.startswith("# ")), path.stem)
-        language = "en" if ".en." in path.name else "fr"
-        _, did_change = document_upsert(source=f"docs/knowledge/{path.name}", title=title, text=text, language=language)
-        total += 1
-        changed += int(did_change)
-    return total, changed
+    files = [
+        p
+        for p in sorted(DEMO_KNOWLEDGE_DIR.iterdir())
+        if p.is_file() and p.name != "README.md" and not p.name.startswith(".")
+    ]
+    report = knowledge_ingest_paths(files)
+    for failed in (f for f in report.files if f.status == "failed"):
+        logger.warning("demo knowledge: %s failed: %s", failed.path, failed.reason)
+    return len(report.files), report.count("ingested")
 
 
 _DEMO_CONVERSATIONS = [

@@ -1,91 +1,234 @@
-"""Knowledge writes: documents → chunks with embeddings and a full-text vector (SPEC §9)."""
+"""Knowledge writes (SPEC §9): parsed documents -> chunks with embeddings and a full-text vector.
+
+Re-ingesting an unchanged document (same content hash, same embedding model) is skipped; a changed one
+replaces its chunks in one transaction.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import re
-from dataclasses import dataclass
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
+from django.conf import settings
 from django.contrib.postgres.search import SearchVector
 from django.db import transaction
 from django.db.models import Value
 
 from apps.ai.providers import embeddings_model_name, get_embeddings
+from apps.knowledge.chunking import chunk_document
 from apps.knowledge.models import Chunk, Document
+from apps.knowledge.parsing import ParsedDocument, ParseError, parse_bytes, parse_path
+
+logger = logging.getLogger(__name__)
 
 PG_CONFIG = {"fr": "french", "en": "english"}
-_HEADING_RE = re.compile(r"^(#{1,6})\s+(.*)$", re.MULTILINE)
+EMBED_BATCH = 32
 
 
-@dataclass(frozen=True)
-class Section:
-    title: str
-    text: str
+def embedding_text(title: str, section: str, text: str) -> str:
+    """What is embedded for a chunk: its document and section titles give it context."""
+    head = f"{title} — {section}" if section and section != title else title
+    return f"{head}\n{text}".strip()
 
 
-def markdown_sections(text: str) -> list[Section]:
-    """Split Markdown by headings; each section keeps its heading as title. Text before the first heading
-    belongs to an untitled section."""
-    sections: list[Section] = []
-    matches = list(_HEADING_RE.finditer(text))
-    if not matches:
-        return [Section("", text.strip())] if text.strip() else []
-    head = text[: matches[0].start()].strip()
-    if head:
-        sections.append(Section("", head))
-    for i, m in enumerate(matches):
-        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
-        body = text[m.end() : end].strip()
-        if body:
-            sections.append(Section(m.group(2).strip(), body))
-    return sections
-
-
-def document_upsert(
-    *,
-    source: str,
-    title: str,
-    text: str,
-    language: str = "fr",
-    kind: str = Document.Kind.MARKDOWN,
-    url: str = "",
-    category: str = "",
-) -> tuple[Document, bool]:
-    """Create or refresh a document from its text. Returns (document, changed).
-
-    Unchanged content (same sha256) is skipped; changed content replaces every chunk in one transaction.
-    """
-    content_hash = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    existing = Document.objects.filter(source=source).first()
-    if existing and existing.content_hash == content_hash and existing.status == Document.Status.READY:
-        return existing, False
-    sections = markdown_sections(text) if kind == Document.Kind.MARKDOWN else [Section("", text.strip())]
+def _embed(texts: Sequence[str]) -> list[list[float]]:
     embedder = get_embeddings()
-    vectors = embedder.embed_documents([f"{s.title}\n{s.text}".strip() for s in sections]) if sections else []
+    vectors: list[list[float]] = []
+    for start in range(0, len(texts), EMBED_BATCH):
+        vectors.extend(embedder.embed_documents(list(texts[start : start + EMBED_BATCH])))
+    return vectors
+
+
+def document_ingest(parsed: ParsedDocument, *, force: bool = False) -> tuple[Document, bool]:
+    """Create or refresh one document. Returns (document, changed). Raises ParseError when it has no text."""
     model = embeddings_model_name()
+    existing = Document.objects.filter(source=parsed.source).first()
+    if (
+        not force
+        and existing is not None
+        and existing.content_hash == parsed.content_hash
+        and existing.status == Document.Status.READY
+        and not existing.chunks.exclude(embedding_model=model).exists()
+    ):
+        return existing, False
+    chunks = chunk_document(parsed, size=settings.KNOWLEDGE_CHUNK_WORDS, overlap=settings.KNOWLEDGE_CHUNK_OVERLAP)
+    if not chunks:
+        raise ParseError("no text to index")
+    vectors = _embed([embedding_text(parsed.title, c.section, c.text) for c in chunks])
     with transaction.atomic():
         doc, _ = Document.objects.update_or_create(
-            source=source,
+            source=parsed.source,
             defaults={
-                "title": title,
-                "language": language,
-                "kind": kind,
-                "url": url,
-                "category": category,
-                "content_hash": content_hash,
+                "title": parsed.title[:300],
+                "kind": parsed.kind,
+                "language": parsed.language,
+                "url": parsed.url[:500],
+                "category": parsed.category[:80],
+                "tags": list(parsed.tags),
+                "content_hash": parsed.content_hash,
                 "status": Document.Status.READY,
                 "error": "",
             },
         )
         doc.chunks.all().delete()
         Chunk.objects.bulk_create(
-            Chunk(document=doc, ordinal=i, section=s.title[:300], text=s.text, embedding=v, embedding_model=model)
-            for i, (s, v) in enumerate(zip(sections, vectors, strict=True))
+            Chunk(
+                document=doc,
+                ordinal=c.ordinal,
+                section=c.section[:300],
+                text=c.text,
+                embedding=v,
+                embedding_model=model,
+            )
+            for c, v in zip(chunks, vectors, strict=True)
         )
-        config = PG_CONFIG.get(language, "simple")
-        doc.chunks.update(
-            search_vector=SearchVector(Value(title), config=config, weight="A")
-            + SearchVector("section", config=config, weight="A")
-            + SearchVector("text", config=config, weight="B")
-        )
+        _search_vectors_update(doc)
     return doc, True
+
+
+def _search_vectors_update(doc: Document) -> None:
+    config = PG_CONFIG.get(doc.language, "simple")
+    doc.chunks.update(
+        search_vector=SearchVector(Value(doc.title), config=config, weight="A")
+        + SearchVector("section", config=config, weight="A")
+        + SearchVector("text", config=config, weight="B")
+    )
+
+
+# --------------------------------------------------------------------------- files and folders
+
+
+@dataclass
+class FileResult:
+    path: str
+    status: str  # "ingested" | "unchanged" | "failed" | "removed"
+    documents: int = 0
+    chunks: int = 0
+    reason: str = ""
+
+
+@dataclass
+class IngestReport:
+    files: list[FileResult] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for f in self.files if f.status == status)
+
+
+def _files(paths: Iterable[Path]) -> list[tuple[Path, Path]]:
+    """(file, root) pairs: folders are walked recursively (hidden files and folders skipped)."""
+    out: list[tuple[Path, Path]] = []
+    for path in paths:
+        if path.is_dir():
+            for file in sorted(path.rglob("*")):
+                rel = file.relative_to(path)
+                if file.is_file() and not any(part.startswith(".") for part in rel.parts):
+                    out.append((file, path))
+        else:
+            out.append((path, path.parent))
+    return out
+
+
+def knowledge_ingest_paths(
+    paths: Iterable[Path], *, force: bool = False, on_file: Callable[[FileResult], None] | None = None
+) -> IngestReport:
+    """Ingest files and folders. A broken or unsupported file is reported and the others still ingested.
+    Documents of a FAQ file that disappeared from it are removed."""
+    report = IngestReport()
+    for file, root in _files(paths):
+        result = _ingest_file(file, root, force=force)
+        report.files.append(result)
+        if on_file:
+            on_file(result)
+    return report
+
+
+def _ingest_file(file: Path, root: Path, *, force: bool) -> FileResult:
+    rel = file.relative_to(root).as_posix() if file.is_relative_to(root) else file.name
+    try:
+        parsed = parse_path(file, root=root)
+        return _ingest_parsed(rel, parsed, force=force)
+    except ParseError as exc:
+        return FileResult(rel, "failed", reason=exc.reason)
+    except OSError as exc:
+        return FileResult(rel, "failed", reason=f"cannot read the file ({type(exc).__name__})")
+
+
+def knowledge_ingest_upload(data: bytes, filename: str) -> FileResult:
+    """An uploaded file (admin). Its source is its file name."""
+    try:
+        parsed = parse_bytes(data, filename)
+        return _ingest_parsed(filename, parsed, force=False)
+    except ParseError as exc:
+        return FileResult(filename, "failed", reason=exc.reason)
+
+
+def _ingest_parsed(rel: str, parsed: list[ParsedDocument], *, force: bool) -> FileResult:
+    changed = chunks = 0
+    for doc in parsed:
+        document, did_change = document_ingest(doc, force=force)
+        changed += int(did_change)
+        chunks += document.chunks.count()
+    # FAQ files hold one document per entry: entries removed from the file are removed from the base.
+    sources = {doc.source for doc in parsed}
+    if any("#" in s for s in sources):
+        Document.objects.filter(source__startswith=f"{rel}#").exclude(source__in=sources).delete()
+    return FileResult(rel, "ingested" if changed else "unchanged", documents=len(parsed), chunks=chunks)
+
+
+# --------------------------------------------------------------------------- maintenance
+
+
+def document_reindex(document: Document) -> int:
+    """Re-embed a document's chunks with the current model and refresh its full-text vectors. Returns chunks."""
+    chunks = list(document.chunks.order_by("ordinal"))
+    vectors = _embed([embedding_text(document.title, c.section, c.text) for c in chunks])
+    model = embeddings_model_name()
+    with transaction.atomic():
+        for chunk, vector in zip(chunks, vectors, strict=True):
+            chunk.embedding, chunk.embedding_model = vector, model
+        Chunk.objects.bulk_update(chunks, ["embedding", "embedding_model"])
+        _search_vectors_update(document)
+        Document.objects.filter(pk=document.pk).update(status=Document.Status.READY, error="")
+    return len(chunks)
+
+
+def chunks_reembed(*, only_stale: bool = True, on_progress: Callable[[int, int], None] | None = None) -> int:
+    """Re-embed chunks whose model differs from the current one (or all). Returns the number re-embedded."""
+    model = embeddings_model_name()
+    qs = Chunk.objects.select_related("document").order_by("pk")
+    if only_stale:
+        qs = qs.exclude(embedding_model=model)
+    total, done = qs.count(), 0
+    ids = list(qs.values_list("pk", flat=True))
+    for start in range(0, len(ids), EMBED_BATCH):
+        batch = list(Chunk.objects.select_related("document").filter(pk__in=ids[start : start + EMBED_BATCH]))
+        vectors = _embed([embedding_text(c.document.title, c.section, c.text) for c in batch])
+        for chunk, vector in zip(batch, vectors, strict=True):
+            chunk.embedding, chunk.embedding_model = vector, model
+        Chunk.objects.bulk_update(batch, ["embedding", "embedding_model"])
+        done += len(batch)
+        if on_progress:
+            on_progress(done, total)
+    return done
+
+
+def labels_reembed(*, only_stale: bool = True, on_progress: Callable[[int, int], None] | None = None) -> int:
+    from apps.labels.models import Label
+
+    model = embeddings_model_name()
+    qs = Label.objects.order_by("pk")
+    if only_stale:
+        qs = qs.exclude(embedding_model=model)
+    labels = list(qs)
+    embedder = get_embeddings()
+    for start in range(0, len(labels), EMBED_BATCH):
+        batch = labels[start : start + EMBED_BATCH]
+        for label, vector in zip(batch, embedder.embed_documents([lb.name for lb in batch]), strict=True):
+            label.embedding, label.embedding_model = vector, model
+        Label.objects.bulk_update(batch, ["embedding", "embedding_model"])
+        if on_progress:
+            on_progress(min(start + EMBED_BATCH, len(labels)), len(labels))
+    return len(labels)

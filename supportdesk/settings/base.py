@@ -276,6 +276,20 @@ LABELS_THRESHOLDS: dict[str, list[float]] = {
     "default": [env.float("LABELS_REUSE_THRESHOLD", default=0.85), env.float("LABELS_ALIAS_THRESHOLD", default=0.70)],
     **json.loads(env.str("LABELS_THRESHOLDS", default="{}")),
 }
+# --------------------------------------------------------------------------- knowledge base (SPEC §9)
+KNOWLEDGE_CHUNK_WORDS = env.int("KNOWLEDGE_CHUNK_WORDS", default=500)
+KNOWLEDGE_CHUNK_OVERLAP = env.int("KNOWLEDGE_CHUNK_OVERLAP", default=50)
+KNOWLEDGE_TOP_K = env.int("KNOWLEDGE_TOP_K", default=5)
+# Minimum cosine similarity for a vector hit, per embedding model ("default" for the others). Models differ in
+# their cosine scale, so each is calibrated (docs/benchmarks.md); 0.7 is the SPEC default for unknown models.
+KNOWLEDGE_MIN_SIMILARITY: dict[str, float] = {
+    "default": env.float("KNOWLEDGE_MIN_SIMILARITY", default=0.7),
+    # USE multilingual v3 puts related question/answer pairs at 0.3-0.6 and unrelated ones below 0.2.
+    "use-multilingual-v3-384": 0.25,
+    "hashing-char3-5-384": 0.2,
+    **json.loads(env.str("KNOWLEDGE_MIN_SIMILARITY_PER_MODEL", default="{}")),
+}
+
 # --------------------------------------------------------------------------- Crisp (SPEC §10)
 CRISP_WEBHOOK_KEY = env.str("CRISP_WEBHOOK_KEY", default="")  # ?key= secret of website hooks
 CRISP_PLUGIN_SECRET = env.str("CRISP_PLUGIN_SECRET", default="")  # signs plugin hooks (X-Crisp-Signature)

@@ -12,7 +12,7 @@ class Command(BaseCommand):
         logins = demo_users_ensure()
         docs, changed = demo_knowledge_ensure()
         convs = demo_conversations_ensure()
-        self.stdout.write(f"Demo data: {docs} knowledge documents ({changed} (re)indexed), {convs} new conversations.")
+        self.stdout.write(f"Demo data: {docs} knowledge files ({changed} (re)indexed), {convs} new conversations.")
         for login in logins:
             shown = login.password if login.password else "(unchanged; see .data/demo-credentials.json)"
             self.stdout.write(f"  {login.role:<10} login: {login.username} / {shown}")
