@@ -71,16 +71,11 @@ def demo_users_ensure() -> list[DemoLogin]:
 
 
 def demo_knowledge_ensure() -> tuple[int, int]:
-    """Index the demo knowledge base (docs/knowledge, top level; its README, eval set and tools excluded).
-    Returns (files, changed files). Unchanged files are skipped by content hash."""
+    """Index the demo knowledge base (docs/knowledge; its .ingestignore leaves out the README, eval set and
+    tools). Returns (files, changed files). Unchanged files are skipped by content hash."""
     from apps.knowledge.services import knowledge_ingest_paths
 
-    files = [
-        p
-        for p in sorted(DEMO_KNOWLEDGE_DIR.iterdir())
-        if p.is_file() and p.name != "README.md" and not p.name.startswith(".")
-    ]
-    report = knowledge_ingest_paths(files)
+    report = knowledge_ingest_paths([DEMO_KNOWLEDGE_DIR])
     for failed in (f for f in report.files if f.status == "failed"):
         logger.warning("demo knowledge: %s failed: %s", failed.path, failed.reason)
     return len(report.files), report.count("ingested")

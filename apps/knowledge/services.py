@@ -6,6 +6,7 @@ replaces its chunks in one transaction.
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -117,14 +118,36 @@ class IngestReport:
         return sum(1 for f in self.files if f.status == status)
 
 
+IGNORE_FILE = ".ingestignore"
+
+
+def _ignored(rel: Path, patterns: list[str]) -> bool:
+    """Hidden files and folders, and what the folder's .ingestignore lists (fnmatch patterns, one per line;
+    a pattern ending in "/" matches a folder and everything under it)."""
+    if any(part.startswith(".") for part in rel.parts):
+        return True
+    posix = rel.as_posix()
+    for pattern in patterns:
+        if pattern.endswith("/"):
+            if any(fnmatch.fnmatch(part, pattern.rstrip("/")) for part in rel.parts[:-1]):
+                return True
+        elif fnmatch.fnmatch(posix, pattern) or fnmatch.fnmatch(rel.name, pattern):
+            return True
+    return False
+
+
 def _files(paths: Iterable[Path]) -> list[tuple[Path, Path]]:
-    """(file, root) pairs: folders are walked recursively (hidden files and folders skipped)."""
+    """(file, root) pairs: folders are walked recursively, minus hidden and .ingestignore'd entries."""
     out: list[tuple[Path, Path]] = []
     for path in paths:
         if path.is_dir():
+            ignore = path / IGNORE_FILE
+            patterns = [
+                line.strip() for line in (ignore.read_text().splitlines() if ignore.is_file() else [])
+                if line.strip() and not line.startswith("#")
+            ]  # fmt: skip
             for file in sorted(path.rglob("*")):
-                rel = file.relative_to(path)
-                if file.is_file() and not any(part.startswith(".") for part in rel.parts):
+                if file.is_file() and not _ignored(file.relative_to(path), patterns):
                     out.append((file, path))
         else:
             out.append((path, path.parent))

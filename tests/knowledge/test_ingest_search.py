@@ -196,3 +196,27 @@ def test_reembed_command(kb: Path) -> None:
     call_command("reembed", stdout=out)
     assert "chunks:" in out.getvalue()
     assert not Chunk.objects.filter(embedding_model="old-model").exists()
+
+
+def test_demo_knowledge_folder_ingests_cleanly_and_twice_is_unchanged() -> None:
+    from django.conf import settings
+
+    folder = Path(settings.BASE_DIR) / "docs" / "knowledge"
+    first = _ingest(folder)
+    assert " 0 failed." in first and "README.md" not in first and "questions.json" not in first
+    files = int(first.rsplit(" file(s):", 1)[0].split()[-1])
+    assert files >= 20
+    second = _ingest(folder)
+    assert f"{files} file(s): 0 ingested, {files} unchanged, 0 failed." in second
+
+
+def test_ingestignore_patterns(tmp_path: Path) -> None:
+    from apps.knowledge.services import _files
+
+    (tmp_path / "keep.md").write_text("# A\n\ntext", encoding="utf-8")
+    (tmp_path / "README.md").write_text("# R", encoding="utf-8")
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "q.json").write_text("[]", encoding="utf-8")
+    (tmp_path / ".hidden.md").write_text("# H", encoding="utf-8")
+    (tmp_path / ".ingestignore").write_text("# comment\nREADME.md\neval/\n", encoding="utf-8")
+    assert [f.name for f, _ in _files([tmp_path])] == ["keep.md"]
