@@ -14,7 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models.chat_models import BaseChatModel
 
-from apps.ai.embeddings import HashingEmbeddings, LocalModelEmbeddings, RecordingEmbeddings
+from apps.ai.embeddings import HashingEmbeddings, RecordingEmbeddings, local_embeddings
 from apps.ai.local import LOCAL_MODEL_NAME, LocalChatModel
 from apps.ai.recording import LLMCallRecorder
 
@@ -54,15 +54,19 @@ def get_chat_model(purpose: str, *, fallback: bool = False, streaming: bool = Fa
 
 
 def get_embeddings() -> Embeddings:
-    return _embeddings(settings.EMBEDDINGS_PROVIDER, settings.EMBEDDING_DIM, settings.EMBEDDINGS_MODEL)
+    """The configured embeddings (cached per configuration). Raises ImproperlyConfigured for an unknown provider
+    or local model, or a local model whose package is not installed."""
+    return _embeddings(
+        settings.EMBEDDINGS_PROVIDER, settings.EMBEDDING_DIM, settings.EMBEDDINGS_MODEL, settings.EMBEDDINGS_LOCAL_MODEL
+    )
 
 
 @lru_cache(maxsize=8)
-def _embeddings(provider: str, dim: int, model: str) -> Embeddings:
+def _embeddings(provider: str, dim: int, model: str, local_model: str) -> Embeddings:
     if provider == "hashing":
         return HashingEmbeddings(dim)
     if provider == "local":
-        return LocalModelEmbeddings(dim)
+        return local_embeddings(local_model, dim)
     if provider == "openai":
         from langchain_openai import OpenAIEmbeddings
 

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 from apps.ai.local.text import content_words
 from apps.ai.providers import embeddings_model_name, get_embeddings
@@ -62,7 +62,8 @@ def _vector_candidates(
 ) -> list[tuple[int, float]]:
     where, params = _filters(category, tag)
     literal = "[" + ",".join(f"{v:.7g}" for v in vector) + "]"
-    with connection.cursor() as cursor:
+    # SET LOCAL lasts until the end of the transaction: without one (autocommit) it would be a no-op.
+    with transaction.atomic(), connection.cursor() as cursor:
         # ef_search above the candidate count keeps HNSW's recall high after the model/category filters.
         cursor.execute(f"SET LOCAL hnsw.ef_search = {max(40, min(1000, limit * 4))}")
         cursor.execute(

@@ -249,7 +249,8 @@ def labels_reembed(*, only_stale: bool = True, on_progress: Callable[[int, int],
     embedder = get_embeddings()
     for start in range(0, len(labels), EMBED_BATCH):
         batch = labels[start : start + EMBED_BATCH]
-        for label, vector in zip(batch, embedder.embed_documents([lb.name for lb in batch]), strict=True):
+        # As label_resolve does: a label name is embedded as a query (asymmetric models such as E5 prefix it so).
+        for label, vector in zip(batch, [embedder.embed_query(lb.name) for lb in batch], strict=True):
             label.embedding, label.embedding_model = vector, model
         Label.objects.bulk_update(batch, ["embedding", "embedding_model"])
         if on_progress:

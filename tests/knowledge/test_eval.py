@@ -1,0 +1,33 @@
+"""Quality gate: the default embedder, through the real ingestion and hybrid search, on the demo knowledge base's
+evaluation set (docs/knowledge/eval/questions.json: 148 paraphrased French/English questions).
+
+`python -m bench embedders` measures the same thing for every candidate model (docs/benchmarks.md, "Embedding
+models"). The issue's target is 90 % of the questions with the right document in the top 5; the default measures
+81.8 % with its calibrated minimum similarity (82.4 % on ranking alone) and no offline candidate reaches 90 %, so
+the gate holds the measured level: a change that loses more than a few questions fails here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apps.core.demo import DEMO_KNOWLEDGE_DIR
+from apps.knowledge.evaluation import evaluate, knowledge_search_sources, load_questions
+from apps.knowledge.services import knowledge_ingest_paths
+
+RECALL_FLOOR = 0.80
+MRR_FLOOR = 0.58
+
+
+def test_default_embedder_finds_the_right_document_in_the_top_5(db: Any, settings: Any) -> None:
+    assert (settings.EMBEDDINGS_PROVIDER, settings.EMBEDDINGS_LOCAL_MODEL) == ("local", "use")
+    report = knowledge_ingest_paths([DEMO_KNOWLEDGE_DIR])
+    assert report.count("failed") == 0, [(f.path, f.reason) for f in report.files if f.status == "failed"]
+    questions = load_questions()
+    assert len(questions) == 148
+
+    scores = evaluate(questions, knowledge_search_sources(k=5))  # the model's calibrated minimum similarity
+    missed = [(q.question, q.source) for q in scores.misses(questions)]
+    assert scores.recall() >= RECALL_FLOOR, f"recall@5 {scores.recall():.3f}; missed: {missed}"
+    assert scores.mrr() >= MRR_FLOOR
+    assert scores.recall("en") >= 0.9 and scores.recall("fr") >= 0.75
