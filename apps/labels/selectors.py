@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from django.db import connection
+from django.utils import timezone
 
 from apps.labels.models import ConversationLabel, LabelMonthlyCount
 
@@ -44,21 +45,24 @@ def label_top_for_month(month: date, limit: int = 10) -> list[tuple[str, int]]:
     """Top labels of a month, counts following merges and approved aliases. Reads the rollup."""
     table = LabelMonthlyCount._meta.db_table
     with connection.cursor() as cursor:
+        # One round trip: fold aliases over the month's rollup rows (about one per label), then name the top.
         cursor.execute(
-            f"SELECT {_CANONICAL_SQL} AS cid, SUM(c.count) AS n FROM {table} c "  # noqa: S608  # constant SQL
+            f"SELECT l2.name, top.n FROM (SELECT {_CANONICAL_SQL} AS cid, SUM(c.count) AS n FROM {table} c "  # noqa: S608
             "JOIN labels_label l ON l.id = c.label_id WHERE c.month = %s "
-            "GROUP BY cid HAVING SUM(c.count) > 0 ORDER BY n DESC, cid LIMIT %s",
+            "GROUP BY cid HAVING SUM(c.count) > 0 ORDER BY n DESC, cid LIMIT %s) top "
+            "JOIN labels_label l2 ON l2.id = top.cid ORDER BY top.n DESC, top.cid",
             [month.replace(day=1), limit],
         )
-        rows = cursor.fetchall()
-    names = _names([r[0] for r in rows])
-    return [(names[cid], int(n)) for cid, n in rows]
+        return [(name, int(n)) for name, n in cursor.fetchall()]
 
 
 def label_top_for_month_raw(month: date, limit: int = 10) -> list[tuple[str, int]]:
     """The same answer computed from raw conversation labels (the benchmark's baseline and a consistency check)."""
-    start = month.replace(day=1)
-    end = date(start.year + (start.month == 12), start.month % 12 + 1, 1)
+    first = month.replace(day=1)
+    following = date(first.year + (first.month == 12), first.month % 12 + 1, 1)
+    # Months in TIME_ZONE, as the rollup counts them (label_rollup_rebuild, month_start).
+    start = timezone.make_aware(datetime.combine(first, datetime.min.time()))
+    end = timezone.make_aware(datetime.combine(following, datetime.min.time()))
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT {_CANONICAL_SQL} AS cid, COUNT(*) AS n FROM labels_conversationlabel cl "  # noqa: S608

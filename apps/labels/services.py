@@ -235,8 +235,33 @@ def _prepare_job(job: LabelingJob) -> _Work | None:
     return _Work(job, prepare(str(job.pk), messages), digest)
 
 
+class JobBusy(Exception):
+    """The job is being labeled elsewhere (its lease is fresh); ``retry_in`` seconds until the lease ends."""
+
+    def __init__(self, retry_in: float) -> None:
+        super().__init__(f"job busy for {retry_in:.0f} s")
+        self.retry_in = retry_in
+
+
+def _lease_left(job: LabelingJob) -> float:
+    if job.status != LabelingJob.Status.RUNNING or job.started_at is None:
+        return 0.0
+    age = (timezone.now() - job.started_at).total_seconds()
+    return max(0.0, settings.LABELS_RUNNING_LEASE - age)
+
+
+def labeling_job_wait(job_id: int) -> float | None:
+    """Before taking a rate-limit permit: None when the job is finished (or gone), else the seconds to wait
+    because another worker holds it (0 when it can run now)."""
+    job = LabelingJob.objects.filter(pk=job_id).only("status", "started_at").first()
+    if job is None or job.status in (LabelingJob.Status.DONE, LabelingJob.Status.DUPLICATE, LabelingJob.Status.FAILED):
+        return None
+    return _lease_left(job)
+
+
 def _claim(job_id: int) -> LabelingJob | None:
-    """Mark a queued (or crashed running) job as running; None when it is finished or taken."""
+    """Mark a queued job as running, or a running one whose lease expired (its worker died). None when it is
+    finished; JobBusy when another worker holds it (a batch companion, a concurrent redelivery)."""
     with transaction.atomic():
         job = (
             LabelingJob.objects.select_for_update(skip_locked=True)
@@ -244,8 +269,16 @@ def _claim(job_id: int) -> LabelingJob | None:
             .filter(pk=job_id)
             .first()
         )
-        if job is None or job.status in (LabelingJob.Status.DONE, LabelingJob.Status.DUPLICATE):
+        if job is None:
+            locked = LabelingJob.objects.filter(pk=job_id).exists()
+            if locked:
+                raise JobBusy(5.0)
             return None
+        if job.status in (LabelingJob.Status.DONE, LabelingJob.Status.DUPLICATE):
+            return None
+        lease = _lease_left(job)
+        if lease > 0:
+            raise JobBusy(lease)
         job.status = LabelingJob.Status.RUNNING
         job.attempts = F("attempts") + 1
         job.started_at = timezone.now()
@@ -290,8 +323,8 @@ def _claim_companions(first: _Work, try_permit: Any) -> list[_Work]:
 def labeling_job_run(job_id: int, *, try_permit: Any = lambda: True) -> str:
     """Label one job (and queued companions batched with it). Idempotent: a finished job is a no-op.
 
-    Returns the job's final status. Raises transport errors (for Celery's retry) after putting the jobs it
-    claimed back to "queued"; nothing is half-written.
+    Returns the job's final status. Raises JobBusy when another worker holds the job, and transport errors
+    (for Celery's retry) after putting the jobs it claimed back to "queued"; nothing is half-written.
     """
     job = _claim(job_id)
     if job is None:
@@ -338,12 +371,14 @@ def labeling_job_fail(job_id: int, error: BaseException) -> None:
 def _store(work: _Work, names: list[str]) -> None:
     embedder = get_embeddings()
     model_name = embeddings_model_name()
+    # Resolved before the store transaction, each in its own: the label-creation lock is held only while a
+    # label is created, not for the whole store. A label created for a store that then fails is harmless.
+    labels = [label_resolve(name, embedder=embedder, model_name=model_name) for name in names]
     with transaction.atomic():
         # Serialise with any other writer of this conversation's labels (a redelivered task, a batch).
         Conversation.objects.select_for_update().filter(pk=work.job.conversation_id).first()
         if LabelingJob.objects.filter(pk=work.job.pk, status=LabelingJob.Status.DONE).exists():
             return
-        labels = [label_resolve(name, embedder=embedder, model_name=model_name) for name in names]
         conversation_labels_replace(conversation=work.job.conversation, labels=labels)
         Conversation.objects.filter(pk=work.job.conversation_id).update(content_hash=work.digest)
         LabelingJob.objects.filter(pk=work.job.pk).update(

@@ -228,3 +228,25 @@ def test_merge_moves_conversations_and_counts_follow(
     assert label_top_for_month(month) == label_top_for_month_raw(month)
     b.refresh_from_db()
     assert b.alias_of_id == a.pk and b.status == "approved"
+
+
+def test_a_running_job_is_not_taken_twice_until_its_lease_ends(
+    settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    with django_capture_on_commit_callbacks(execute=False):
+        job = _intake(SEED_MESSAGES)
+    LabelingJob.objects.filter(pk=job.pk).update(status="running", started_at=timezone.now())
+    assert services.labeling_job_wait(job.pk) == pytest.approx(settings.LABELS_RUNNING_LEASE, abs=2)
+    with pytest.raises(services.JobBusy):
+        services.labeling_job_run(job.pk)
+    # Its worker died: once the lease is over, another worker takes the job over and labels it once.
+    LabelingJob.objects.filter(pk=job.pk).update(
+        started_at=timezone.now() - timedelta(seconds=settings.LABELS_RUNNING_LEASE + 1)
+    )
+    assert services.labeling_job_wait(job.pk) == 0
+    assert services.labeling_job_run(job.pk) == "done"
+    assert services.labeling_job_wait(job.pk) is None, "finished: its task returns at once, without a permit"

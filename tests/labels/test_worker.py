@@ -56,7 +56,13 @@ def _openai_env(stub: OpenAIStub, **extra: str) -> dict[str, str]:
 def test_worker_killed_mid_task_labels_exactly_once(
     worker_factory: Any, openai_stub: OpenAIStub, post_webhook: Any
 ) -> None:
-    env = _openai_env(openai_stub, CELERY_VISIBILITY_TIMEOUT="3", CELERY_UNACKED_RESTORE_INTERVAL="1", LLM_TIMEOUT="60")
+    env = _openai_env(
+        openai_stub,
+        CELERY_VISIBILITY_TIMEOUT="3",
+        CELERY_UNACKED_RESTORE_INTERVAL="1",
+        LLM_TIMEOUT="60",
+        LABELS_RUNNING_LEASE="2",
+    )
     first = worker_factory("doomed", **env)
     openai_stub.response_delay = 30  # the model "thinks" while we pull the plug
     response = post_webhook(SEED | {"conversation_id": "killed-1"})
