@@ -422,11 +422,14 @@ def label_resolve(name: str, *, embedder: Any, model_name: str) -> Label:
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LABEL_CREATION_LOCK])
+            # A wider HNSW search than the default 40: a missed neighbour would create a near-duplicate label.
+            cursor.execute("SET LOCAL hnsw.ef_search = 100")
         existing = Label.objects.select_related("alias_of").filter(name=name).first()
         if existing is not None:
             return existing
         nearest = (
             Label.objects.select_related("alias_of")
+            .defer("embedding", "alias_of__embedding")  # 384 floats as text, twice, for nothing
             .filter(embedding_model=model_name, embedding__isnull=False)
             .annotate(distance=CosineDistance("embedding", vector))
             .order_by("distance")
