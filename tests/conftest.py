@@ -121,10 +121,19 @@ class WorkerProcess:
         self._log.close()
 
 
+def _purge_queues() -> None:
+    """Drop tasks left in the queues by earlier runs (e.g. deferred by the rate limit): their job ids would
+    point at other rows of this run's fresh database."""
+    from supportdesk.celery import app
+
+    app.control.purge()
+
+
 @pytest.fixture(scope="module")
 def celery_worker_process(django_db_setup: Any, django_db_blocker: Any) -> Iterator[WorkerProcess]:
     """A worker for one test module (stopped after it, so modules with their own workers are alone on the
     queues). Tests that need it must commit their data (transactional_db)."""
+    _purge_queues()
     with django_db_blocker.unblock():
         env = child_env()
     worker = WorkerProcess(f"test-{os.getpid()}", env)
@@ -138,6 +147,8 @@ def worker_factory(django_db_blocker: Any) -> Iterator[Any]:
     started: list[WorkerProcess] = []
 
     def start(name: str, **extra_env: str) -> WorkerProcess:
+        if not started:
+            _purge_queues()
         with django_db_blocker.unblock():
             env = child_env(**extra_env)
         worker = WorkerProcess(f"{name}-{os.getpid()}-{len(started)}", env)

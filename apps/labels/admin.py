@@ -32,9 +32,9 @@ class LabelAdmin(admin.ModelAdmin):
     list_display = ("name", "status", "alias_of", "similarity", "usage", "trend", "embedding_model", "created_at")
     list_filter = ("status", "embedding_model")
     search_fields = ("name",)
-    raw_id_fields = ("alias_of",)
     exclude = ("embedding",)
-    readonly_fields = ("embedding_model", "similarity", "created_at", "updated_at")
+    # Status and alias change only through the actions, which keep the statistics rollup exact.
+    readonly_fields = ("status", "alias_of", "embedding_model", "similarity", "created_at", "updated_at")
     actions = ["approve_alias", "reject_alias", "merge_into", "rename"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Label]:

@@ -6,6 +6,9 @@ from pgvector.django import HnswIndex, VectorField
 
 from apps.core.models import BaseModel
 
+# SQL for the approved label a label `l` counts for: its target when it is an approved alias, else itself.
+CANONICAL_SQL = "COALESCE(CASE WHEN l.status = 'approved' THEN l.alias_of_id END, l.id)"
+
 
 class Label(BaseModel):
     class Status(models.TextChoices):

@@ -8,10 +8,7 @@ from datetime import date, datetime
 from django.db import connection
 from django.utils import timezone
 
-from apps.labels.models import ConversationLabel, LabelMonthlyCount
-
-# The approved label a label counts for: its target when it is an approved alias, else itself.
-_CANONICAL_SQL = "COALESCE(CASE WHEN l.status = 'approved' THEN l.alias_of_id END, l.id)"
+from apps.labels.models import CANONICAL_SQL, ConversationLabel, LabelMonthlyCount
 
 
 @dataclass(frozen=True)
@@ -42,15 +39,13 @@ def _names(ids: list[int]) -> dict[int, str]:
 
 
 def label_top_for_month(month: date, limit: int = 10) -> list[tuple[str, int]]:
-    """Top labels of a month, counts following merges and approved aliases. Reads the rollup."""
+    """Top labels of a month, counts following merges and approved aliases. Reads the rollup, which is keyed
+    by canonical label: a scan of its (month, -count) index."""
     table = LabelMonthlyCount._meta.db_table
     with connection.cursor() as cursor:
-        # One round trip: fold aliases over the month's rollup rows (about one per label), then name the top.
         cursor.execute(
-            f"SELECT l2.name, top.n FROM (SELECT {_CANONICAL_SQL} AS cid, SUM(c.count) AS n FROM {table} c "  # noqa: S608
-            "JOIN labels_label l ON l.id = c.label_id WHERE c.month = %s "
-            "GROUP BY cid HAVING SUM(c.count) > 0 ORDER BY n DESC, cid LIMIT %s) top "
-            "JOIN labels_label l2 ON l2.id = top.cid ORDER BY top.n DESC, top.cid",
+            f"SELECT l.name, c.count FROM {table} c JOIN labels_label l ON l.id = c.label_id "  # noqa: S608
+            "WHERE c.month = %s AND c.count > 0 ORDER BY c.count DESC, c.label_id LIMIT %s",
             [month.replace(day=1), limit],
         )
         return [(name, int(n)) for name, n in cursor.fetchall()]
@@ -65,7 +60,7 @@ def label_top_for_month_raw(month: date, limit: int = 10) -> list[tuple[str, int
     end = timezone.make_aware(datetime.combine(following, datetime.min.time()))
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {_CANONICAL_SQL} AS cid, COUNT(*) AS n FROM labels_conversationlabel cl "  # noqa: S608
+            f"SELECT {CANONICAL_SQL} AS cid, COUNT(*) AS n FROM labels_conversationlabel cl "  # noqa: S608
             "JOIN labels_label l ON l.id = cl.label_id "
             "JOIN conversations_conversation c ON c.id = cl.conversation_id "
             "WHERE c.created_at >= %s AND c.created_at < %s "
@@ -94,7 +89,7 @@ def label_trends(today: date, months: int = 6, limit: int = 10) -> list[tuple[da
     table = LabelMonthlyCount._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT {_CANONICAL_SQL} AS cid, c.month, SUM(c.count) FROM {table} c "  # noqa: S608
+            f"SELECT {CANONICAL_SQL} AS cid, c.month, SUM(c.count) FROM {table} c "  # noqa: S608
             "JOIN labels_label l ON l.id = c.label_id WHERE c.month >= %s AND c.month <= %s GROUP BY cid, c.month",
             [span[0], span[-1]],
         )

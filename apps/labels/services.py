@@ -27,7 +27,7 @@ from apps.ai.labels import ConversationText, batches, labels_extract, message_li
 from apps.ai.providers import embeddings_model_name, get_embeddings
 from apps.conversations.models import Channel, Conversation, Message
 from apps.core.exceptions import ApplicationError
-from apps.labels.models import ConversationLabel, Label, LabelingJob, LabelMerge, LabelMonthlyCount
+from apps.labels.models import CANONICAL_SQL, ConversationLabel, Label, LabelingJob, LabelMerge, LabelMonthlyCount
 
 logger = logging.getLogger(__name__)
 
@@ -409,34 +409,48 @@ def canonical(label: Label) -> Label:
     return label
 
 
+def _nearest(vector: list[float], model_name: str) -> tuple[Label | None, float]:
+    """The nearest label by cosine (HNSW) and its similarity. Call inside a transaction (SET LOCAL)."""
+    with connection.cursor() as cursor:
+        # A wider HNSW search than the default 40: a missed neighbour would create a near-duplicate label.
+        cursor.execute("SET LOCAL hnsw.ef_search = 100")
+    nearest = (
+        Label.objects.select_related("alias_of")
+        .defer("embedding", "alias_of__embedding")  # 384 floats as text, twice, for nothing
+        .filter(embedding_model=model_name, embedding__isnull=False)
+        .annotate(distance=CosineDistance("embedding", vector))
+        .order_by("distance")
+        .first()
+    )
+    # Rounded: pgvector computes in float32, and a boundary value such as 0.85 must compare as 0.85.
+    similarity = round(1.0 - float(nearest.distance), 6) if nearest is not None else -1.0
+    return nearest, similarity
+
+
 def label_resolve(name: str, *, embedder: Any, model_name: str) -> Label:
     """The label to store for ``name``: an existing one (same name, or cosine >= reuse threshold), a new
     proposed alias of the nearest (alias <= cosine < reuse), or a new label. A label's embedding is computed
     once. Race-safe: creations are serialised by a transaction-level advisory lock, so two workers creating the
-    same (or a near-identical) new label end with one."""
+    same (or a near-identical) new label end with one. Reusing takes no lock: it creates nothing."""
     existing = Label.objects.select_related("alias_of").filter(name=name).first()
     if existing is not None:
         return existing
     vector = embedder.embed_query(name)
     reuse, alias = thresholds_for(model_name)
     with transaction.atomic():
+        nearest, similarity = _nearest(vector, model_name)
+    if nearest is not None and similarity >= reuse:
+        return nearest
+    with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LABEL_CREATION_LOCK])
-            # A wider HNSW search than the default 40: a missed neighbour would create a near-duplicate label.
-            cursor.execute("SET LOCAL hnsw.ef_search = 100")
+            # Not worth a disk flush: a label lost in a crash is simply created again at its next occurrence.
+            cursor.execute("SET LOCAL synchronous_commit = off")
+        # Under the lock, look again: another worker may have just created this label or a near-identical one.
         existing = Label.objects.select_related("alias_of").filter(name=name).first()
         if existing is not None:
             return existing
-        nearest = (
-            Label.objects.select_related("alias_of")
-            .defer("embedding", "alias_of__embedding")  # 384 floats as text, twice, for nothing
-            .filter(embedding_model=model_name, embedding__isnull=False)
-            .annotate(distance=CosineDistance("embedding", vector))
-            .order_by("distance")
-            .first()
-        )
-        # Rounded: pgvector computes in float32, and a boundary value such as 0.85 must compare as 0.85.
-        similarity = round(1.0 - float(nearest.distance), 6) if nearest is not None else -1.0
+        nearest, similarity = _nearest(vector, model_name)
         if nearest is not None and similarity >= reuse:
             return nearest
         if nearest is not None and similarity >= alias:
@@ -460,16 +474,24 @@ def month_start(value: datetime | date) -> date:
     return value.replace(day=1)
 
 
-def _rollup_add(month: date, label_ids: Iterable[int], delta: int) -> None:
-    ids = sorted(set(label_ids))  # a fixed order: concurrent upserts cannot deadlock
-    if not ids:
+def _rollup_add(month: date, label_ids: Sequence[int], delta: int) -> None:
+    """Add ``delta`` for each label, counted under its canonical label: the rollup is keyed by canonical label,
+    so a month's top 10 is a scan of its (month, -count) index."""
+    if not label_ids:
         return
-    table = LabelMonthlyCount._meta.db_table
     with connection.cursor() as cursor:
+        cursor.execute(f"SELECT l.id, {CANONICAL_SQL} FROM labels_label l WHERE l.id = ANY(%s)", [list(set(label_ids))])  # noqa: S608
+        canonical_of = dict(cursor.fetchall())
+        per_canonical: dict[int, int] = {}
+        for label_id in label_ids:
+            cid = canonical_of[label_id]
+            per_canonical[cid] = per_canonical.get(cid, 0) + delta
+        table = LabelMonthlyCount._meta.db_table
         cursor.executemany(
             f"INSERT INTO {table} (month, label_id, count) VALUES (%s, %s, %s) "  # noqa: S608  # table name is ours
             f"ON CONFLICT (month, label_id) DO UPDATE SET count = {table}.count + EXCLUDED.count",
-            [(month, label_id, delta) for label_id in ids],
+            # A fixed order: concurrent upserts cannot deadlock.
+            [(month, cid, n) for cid, n in sorted(per_canonical.items())],
         )
 
 
@@ -487,7 +509,8 @@ def conversation_labels_replace(*, conversation: Conversation, labels: Sequence[
 
 
 def label_rollup_rebuild(*, label_ids: Iterable[int] | None = None) -> int:
-    """Recompute the rollup from conversation labels (all labels, or some). Returns rows written."""
+    """Recompute the rollup (keyed by canonical label) from conversation labels: all of it, or the rows of the
+    given canonical labels (after a merge: the source and the target). Returns rows written."""
     ids = list(label_ids) if label_ids is not None else None
     table = LabelMonthlyCount._meta.db_table
     with transaction.atomic(), connection.cursor() as cursor:
@@ -496,12 +519,12 @@ def label_rollup_rebuild(*, label_ids: Iterable[int] | None = None) -> int:
             where, params = "", []
         else:
             cursor.execute(f"DELETE FROM {table} WHERE label_id = ANY(%s)", [ids])  # noqa: S608
-            where, params = "WHERE cl.label_id = ANY(%s)", [ids]
+            where, params = f"WHERE {CANONICAL_SQL} = ANY(%s)", [ids]
         cursor.execute(
             f"INSERT INTO {table} (month, label_id, count) "  # noqa: S608
-            "SELECT date_trunc('month', c.created_at AT TIME ZONE %s)::date, cl.label_id, count(*) "
+            f"SELECT date_trunc('month', c.created_at AT TIME ZONE %s)::date, {CANONICAL_SQL}, count(*) "
             "FROM labels_conversationlabel cl JOIN conversations_conversation c ON c.id = cl.conversation_id "
-            f"{where} GROUP BY 1, 2",
+            f"JOIN labels_label l ON l.id = cl.label_id {where} GROUP BY 1, 2",
             [settings.TIME_ZONE, *params],
         )
         return int(cursor.rowcount)
