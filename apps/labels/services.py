@@ -21,7 +21,6 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
-from pgvector.django import CosineDistance
 
 from apps.ai.labels import ConversationText, batches, labels_extract, message_line, prepare
 from apps.ai.providers import embeddings_model_name, get_embeddings
@@ -409,51 +408,59 @@ def canonical(label: Label) -> Label:
     return label
 
 
-def _nearest(vector: list[float], model_name: str) -> tuple[Label | None, float]:
-    """The nearest label by cosine (HNSW) and its similarity. Call inside a transaction (SET LOCAL)."""
-    with connection.cursor() as cursor:
+_RECENT_S = 60  # labels created this recently are re-checked under the creation lock (see label_resolve)
+
+
+def _nearest(vector: list[float], model_name: str, *, recent_only: bool = False) -> tuple[int | None, float]:
+    """(id, cosine similarity) of the nearest label, by the HNSW index — or, with ``recent_only``, by an exact
+    scan of the labels created in the last minute. Plain SQL: the same query as a bare pgvector lookup."""
+    literal = "[" + ",".join(f"{v:.7g}" for v in vector) + "]"
+    recent = f"AND created_at > clock_timestamp() - interval '{_RECENT_S} seconds' " if recent_only else ""
+    with transaction.atomic(), connection.cursor() as cursor:
         # A wider HNSW search than the default 40: a missed neighbour would create a near-duplicate label.
         cursor.execute("SET LOCAL hnsw.ef_search = 100")
-    nearest = (
-        Label.objects.select_related("alias_of")
-        .defer("embedding", "alias_of__embedding")  # 384 floats as text, twice, for nothing
-        .filter(embedding_model=model_name, embedding__isnull=False)
-        .annotate(distance=CosineDistance("embedding", vector))
-        .order_by("distance")
-        .first()
-    )
+        cursor.execute(
+            "SELECT id, 1 - (embedding <=> %s::vector) FROM labels_label "  # noqa: S608  # constant SQL
+            f"WHERE embedding_model = %s AND embedding IS NOT NULL {recent}ORDER BY embedding <=> %s::vector LIMIT 1",
+            [literal, model_name, literal],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None, -1.0
     # Rounded: pgvector computes in float32, and a boundary value such as 0.85 must compare as 0.85.
-    similarity = round(1.0 - float(nearest.distance), 6) if nearest is not None else -1.0
-    return nearest, similarity
+    return int(row[0]), round(float(row[1]), 6)
 
 
 def label_resolve(name: str, *, embedder: Any, model_name: str) -> Label:
     """The label to store for ``name``: an existing one (same name, or cosine >= reuse threshold), a new
     proposed alias of the nearest (alias <= cosine < reuse), or a new label. A label's embedding is computed
-    once. Race-safe: creations are serialised by a transaction-level advisory lock, so two workers creating the
-    same (or a near-identical) new label end with one. Reusing takes no lock: it creates nothing."""
+    once. Reusing takes no lock: it creates nothing. Race-safe creation: creations are serialised by a
+    transaction-level advisory lock, and under it the labels created in the last minute (by another worker
+    between our search and the lock) are compared too, so two workers creating the same (or a near-identical)
+    new label end with one."""
     existing = Label.objects.select_related("alias_of").filter(name=name).first()
     if existing is not None:
         return existing
     vector = embedder.embed_query(name)
     reuse, alias = thresholds_for(model_name)
-    with transaction.atomic():
-        nearest, similarity = _nearest(vector, model_name)
-    if nearest is not None and similarity >= reuse:
-        return nearest
+    nearest_id, similarity = _nearest(vector, model_name)
+    if nearest_id is not None and similarity >= reuse:
+        return Label.objects.select_related("alias_of").get(pk=nearest_id)
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LABEL_CREATION_LOCK])
             # Not worth a disk flush: a label lost in a crash is simply created again at its next occurrence.
             cursor.execute("SET LOCAL synchronous_commit = off")
-        # Under the lock, look again: another worker may have just created this label or a near-identical one.
         existing = Label.objects.select_related("alias_of").filter(name=name).first()
         if existing is not None:
             return existing
-        nearest, similarity = _nearest(vector, model_name)
-        if nearest is not None and similarity >= reuse:
-            return nearest
-        if nearest is not None and similarity >= alias:
+        recent_id, recent_similarity = _nearest(vector, model_name, recent_only=True)
+        if recent_id is not None and recent_similarity > similarity:
+            nearest_id, similarity = recent_id, recent_similarity
+        if nearest_id is not None and similarity >= reuse:
+            return Label.objects.select_related("alias_of").get(pk=nearest_id)
+        if nearest_id is not None and similarity >= alias:
+            nearest = Label.objects.select_related("alias_of").get(pk=nearest_id)
             return Label.objects.create(
                 name=name,
                 embedding=vector,
