@@ -408,17 +408,17 @@ def canonical(label: Label) -> Label:
     return label
 
 
-_RECENT_S = 60  # labels created this recently are re-checked under the creation lock (see label_resolve)
+_RECENT_S = 10  # labels created this recently are re-checked under the creation lock (see label_resolve)
 
 
 def _nearest(vector: list[float], model_name: str, *, recent_only: bool = False) -> tuple[int | None, float]:
     """(id, cosine similarity) of the nearest label, by the HNSW index — or, with ``recent_only``, by an exact
-    scan of the labels created in the last minute. Plain SQL: the same query as a bare pgvector lookup."""
+    scan of the labels created in the last seconds. Plain SQL: the same query as a bare pgvector lookup."""
     literal = "[" + ",".join(f"{v:.7g}" for v in vector) + "]"
     recent = f"AND created_at > clock_timestamp() - interval '{_RECENT_S} seconds' " if recent_only else ""
     with transaction.atomic(), connection.cursor() as cursor:
-        # A wider HNSW search than the default 40: a missed neighbour would create a near-duplicate label.
-        cursor.execute("SET LOCAL hnsw.ef_search = 100")
+        # Search breadth: recall against latency (docs/benchmarks.md measures both).
+        cursor.execute(f"SET LOCAL hnsw.ef_search = {int(settings.LABELS_HNSW_EF_SEARCH)}")
         cursor.execute(
             "SELECT id, 1 - (embedding <=> %s::vector) FROM labels_label "  # noqa: S608  # constant SQL
             f"WHERE embedding_model = %s AND embedding IS NOT NULL {recent}ORDER BY embedding <=> %s::vector LIMIT 1",
@@ -435,7 +435,7 @@ def label_resolve(name: str, *, embedder: Any, model_name: str) -> Label:
     """The label to store for ``name``: an existing one (same name, or cosine >= reuse threshold), a new
     proposed alias of the nearest (alias <= cosine < reuse), or a new label. A label's embedding is computed
     once. Reusing takes no lock: it creates nothing. Race-safe creation: creations are serialised by a
-    transaction-level advisory lock, and under it the labels created in the last minute (by another worker
+    transaction-level advisory lock, and under it the labels created in the last seconds (by another worker
     between our search and the lock) are compared too, so two workers creating the same (or a near-identical)
     new label end with one."""
     existing = Label.objects.select_related("alias_of").filter(name=name).first()

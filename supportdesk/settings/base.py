@@ -277,6 +277,9 @@ LABELS_BATCH_SIZE = env.int("LABELS_BATCH_SIZE", default=5)
 LABELS_RATE_LIMIT = env.int("LABELS_RATE_LIMIT", default=60)  # jobs per minute, across every worker
 LABELS_MAX_RETRIES = env.int("LABELS_MAX_RETRIES", default=3)
 LABELS_RETRY_BACKOFF = env.float("LABELS_RETRY_BACKOFF", default=30.0)  # seconds, doubled at each retry
+# HNSW search breadth for label resolution (pgvector's default is 40; higher finds the nearest label more
+# reliably in very large label sets, at some latency).
+LABELS_HNSW_EF_SEARCH = env.int("LABELS_HNSW_EF_SEARCH", default=40)
 # A running job belongs to its worker for this long; after it (the worker died) another may take it over.
 LABELS_RUNNING_LEASE = env.int("LABELS_RUNNING_LEASE", default=300)
 LABELS_PENDING_TTL = env.int("LABELS_PENDING_TTL", default=7 * 24 * 3600)  # queued messages kept in Redis
