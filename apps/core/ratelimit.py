@@ -7,10 +7,8 @@ The check-and-record is one Lua script using Redis' clock, so concurrent workers
 from __future__ import annotations
 
 import uuid
-from functools import lru_cache
 
-import redis
-from django.conf import settings
+from apps.core.clients import redis_client
 
 _SCRIPT = """
 local key, limit, window = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -28,19 +26,14 @@ return tostring(tonumber(oldest[2]) + window - now)
 """
 
 
-@lru_cache(maxsize=4)
-def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-
-
 def acquire(name: str, *, limit: int, window: float = 60.0) -> float:
     """Try to take one slot. Returns 0.0 when taken, else the seconds to wait before a slot frees up."""
     if limit <= 0:
         return 0.0
-    client = _client(settings.REDIS_URL)
+    client = redis_client()
     wait = client.eval(_SCRIPT, 1, f"supportdesk:ratelimit:{name}", limit, window, uuid.uuid4().hex)
     return max(0.0, float(wait.decode() if isinstance(wait, bytes) else wait))
 
 
 def reset(name: str) -> None:
-    _client(settings.REDIS_URL).delete(f"supportdesk:ratelimit:{name}")
+    redis_client().delete(f"supportdesk:ratelimit:{name}")

@@ -12,6 +12,7 @@ from django.db import connection, transaction
 
 from apps.ai.local.text import content_words
 from apps.ai.providers import embeddings_model_name, get_embeddings
+from apps.core.clients import vector_literal
 
 RRF_K = 60
 
@@ -61,7 +62,7 @@ def _vector_candidates(
     vector: list[float], model: str, limit: int, category: str | None, tag: str | None
 ) -> list[tuple[int, float]]:
     where, params = _filters(category, tag)
-    literal = "[" + ",".join(f"{v:.7g}" for v in vector) + "]"
+    literal = vector_literal(vector)
     # SET LOCAL lasts until the end of the transaction: without one (autocommit) it would be a no-op.
     with transaction.atomic(), connection.cursor() as cursor:
         # ef_search above the candidate count keeps HNSW's recall high after the model/category filters.

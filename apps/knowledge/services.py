@@ -236,23 +236,3 @@ def chunks_reembed(*, only_stale: bool = True, on_progress: Callable[[int, int],
         if on_progress:
             on_progress(done, total)
     return done
-
-
-def labels_reembed(*, only_stale: bool = True, on_progress: Callable[[int, int], None] | None = None) -> int:
-    from apps.labels.models import Label
-
-    model = embeddings_model_name()
-    qs = Label.objects.order_by("pk")
-    if only_stale:
-        qs = qs.exclude(embedding_model=model)
-    labels = list(qs)
-    embedder = get_embeddings()
-    for start in range(0, len(labels), EMBED_BATCH):
-        batch = labels[start : start + EMBED_BATCH]
-        # As label_resolve does: a label name is embedded as a query (asymmetric models such as E5 prefix it so).
-        for label, vector in zip(batch, [embedder.embed_query(lb.name) for lb in batch], strict=True):
-            label.embedding, label.embedding_model = vector, model
-        Label.objects.bulk_update(batch, ["embedding", "embedding_model"])
-        if on_progress:
-            on_progress(min(start + EMBED_BATCH, len(labels)), len(labels))
-    return len(labels)

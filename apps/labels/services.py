@@ -10,13 +10,11 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from functools import lru_cache
 from typing import Any
 
-import redis
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
@@ -25,12 +23,14 @@ from django.utils import timezone
 from apps.ai.labels import ConversationText, batches, labels_extract, message_line, prepare
 from apps.ai.providers import embeddings_model_name, get_embeddings
 from apps.conversations.models import Channel, Conversation, Message
+from apps.core.clients import redis_client, vector_literal
 from apps.core.exceptions import ApplicationError
 from apps.labels.models import CANONICAL_SQL, ConversationLabel, Label, LabelingJob, LabelMerge, LabelMonthlyCount
 
 logger = logging.getLogger(__name__)
 
 Msg = tuple[str, str]  # (role "user"|"support", text)
+_REEMBED_BATCH = 32
 _LABEL_CREATION_LOCK = 0x5D_1AB_E15  # pg_advisory_xact_lock key serialising the creation of new labels
 
 
@@ -56,22 +56,17 @@ def content_hash(conversation_id: str, compacted: str) -> str:
 # --------------------------------------------------------------------------- pending messages (Redis, TTL)
 
 
-@lru_cache(maxsize=4)
-def _redis(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-
-
 def _pending_key(job_id: int) -> str:
     return f"supportdesk:labels:pending:{job_id}"
 
 
 def pending_store(job_id: int, messages: Sequence[Msg]) -> None:
     payload = json.dumps([[r, t] for r, t in messages])
-    _redis(settings.REDIS_URL).set(_pending_key(job_id), payload, ex=settings.LABELS_PENDING_TTL)
+    redis_client().set(_pending_key(job_id), payload, ex=settings.LABELS_PENDING_TTL)
 
 
 def pending_load(job_id: int) -> list[Msg] | None:
-    raw = _redis(settings.REDIS_URL).get(_pending_key(job_id))
+    raw = redis_client().get(_pending_key(job_id))
     if raw is None:
         return None
     return [(str(r), str(t)) for r, t in json.loads(raw)]
@@ -80,7 +75,7 @@ def pending_load(job_id: int) -> list[Msg] | None:
 def pending_delete(job_ids: Iterable[int]) -> None:
     keys = [_pending_key(j) for j in job_ids]
     if keys:
-        _redis(settings.REDIS_URL).delete(*keys)
+        redis_client().delete(*keys)
 
 
 # --------------------------------------------------------------------------- intake
@@ -414,7 +409,7 @@ _RECENT_S = 10  # labels created this recently are re-checked under the creation
 def _nearest(vector: list[float], model_name: str, *, recent_only: bool = False) -> tuple[int | None, float]:
     """(id, cosine similarity) of the nearest label, by the HNSW index — or, with ``recent_only``, by an exact
     scan of the labels created in the last seconds. Plain SQL: the same query as a bare pgvector lookup."""
-    literal = "[" + ",".join(f"{v:.7g}" for v in vector) + "]"
+    literal = vector_literal(vector)
     recent = f"AND created_at > clock_timestamp() - interval '{_RECENT_S} seconds' " if recent_only else ""
     with transaction.atomic(), connection.cursor() as cursor:
         # Search breadth: recall against latency (docs/benchmarks.md measures both).
@@ -593,3 +588,25 @@ def label_rename(*, label: Label, name: str, by: Any = None) -> Label:
     )
     label.refresh_from_db()
     return label
+
+
+# --------------------------------------------------------------------------- maintenance
+
+
+def labels_reembed(*, only_stale: bool = True, on_progress: Callable[[int, int], None] | None = None) -> int:
+    """Re-embed labels whose vectors were made by another model (or all). Returns the number re-embedded."""
+    model = embeddings_model_name()
+    qs = Label.objects.order_by("pk")
+    if only_stale:
+        qs = qs.exclude(embedding_model=model)
+    labels = list(qs)
+    embedder = get_embeddings()
+    for start in range(0, len(labels), _REEMBED_BATCH):
+        batch = labels[start : start + _REEMBED_BATCH]
+        # As label_resolve does: a label name is embedded as a query (asymmetric models such as E5 prefix it so).
+        for label, vector in zip(batch, [embedder.embed_query(lb.name) for lb in batch], strict=True):
+            label.embedding, label.embedding_model = vector, model
+        Label.objects.bulk_update(batch, ["embedding", "embedding_model"])
+        if on_progress:
+            on_progress(min(start + _REEMBED_BATCH, len(labels)), len(labels))
+    return len(labels)

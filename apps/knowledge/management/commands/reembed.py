@@ -8,7 +8,8 @@ from django.core.management.base import BaseCommand
 
 from apps.ai.providers import embeddings_model_name
 from apps.core.progress import ProgressBar
-from apps.knowledge.services import chunks_reembed, labels_reembed
+from apps.knowledge.services import chunks_reembed
+from apps.labels.services import labels_reembed
 
 
 class Command(BaseCommand):
