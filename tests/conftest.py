@@ -45,6 +45,17 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_test_redis() -> None:
+    """The test Redis (.data/test) starts empty: keys left by an earlier run, such as a labeling job's pending
+    messages (kept 7 days), would otherwise meet this run's fresh database, whose ids start again at 1."""
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.flushdb()
+    client.close()
+
+
 @pytest.fixture
 def openai_stub() -> Iterator[OpenAIStub]:
     stub = OpenAIStub().start()
