@@ -134,6 +134,44 @@ def _pg_server(pgdata: Path):  # type: ignore[no-untyped-def]  # pgserver's clas
     return PostgresServer(pgdata, cleanup_mode=None)
 
 
+_PG_CONF = "supportdesk.conf"
+_MB = 1024 * 1024
+
+
+def _ram_bytes() -> int:
+    return int(psutil.virtual_memory().total)
+
+
+def pg_tuning(ram_bytes: int | None = None) -> dict[str, str]:
+    """Server settings for the embedded PostgreSQL, from the machine's memory (the usual starting points:
+    ``shared_buffers`` a quarter of RAM, ``effective_cache_size`` half). initdb's 128MB of shared buffers is
+    smaller than the HNSW indexes of a 100,000-label base (docs/benchmarks.md): every vector search and insert
+    then copies pages in from the OS cache. ``SUPPORTDESK_PG_SHARED_BUFFERS`` (e.g. ``256MB``) overrides it."""
+    ram = ram_bytes if ram_bytes is not None else _ram_bytes()
+    shared_mb = max(128, min(1024, ram // 4 // _MB))
+    return {
+        "shared_buffers": os.environ.get("SUPPORTDESK_PG_SHARED_BUFFERS") or f"{shared_mb}MB",
+        "effective_cache_size": f"{max(256, ram // 2 // _MB)}MB",
+        # Index builds (HNSW over many rows) are 5-10x slower when the graph does not fit in this.
+        "maintenance_work_mem": f"{max(64, min(1024, ram // 16 // _MB))}MB",
+    }
+
+
+def _pg_configure(pgdata: Path) -> None:
+    """Write our settings to ``supportdesk.conf`` (included by postgresql.conf); they apply at the next start."""
+    conf = pgdata / "postgresql.conf"
+    if not conf.exists():
+        return
+    include = f"include_if_exists = '{_PG_CONF}'"
+    if include not in conf.read_text():
+        with conf.open("a") as f:
+            f.write(f"\n# SupportDesk: settings sized to this machine (apps/core/embedded.py)\n{include}\n")
+    body = "".join(f"{k} = '{v}'\n" for k, v in pg_tuning().items())
+    target = pgdata / _PG_CONF
+    if not target.exists() or target.read_text() != body:
+        target.write_text(body)
+
+
 def postgres_ensure(data_dir: Path) -> PostgresInfo:
     """Start or attach to the embedded PostgreSQL; create the application database if needed."""
     pgdata = (data_dir / "pg").resolve()
@@ -143,6 +181,7 @@ def postgres_ensure(data_dir: Path) -> PostgresInfo:
         server = _pg_server(pgdata)
         try:
             server.ensure_pgdata_inited()
+            _pg_configure(pgdata)
             server.ensure_postgres_running()
         except Exception as exc:  # pgserver raises bare subprocess/assertion errors
             log = pgdata / "log"

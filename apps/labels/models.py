@@ -22,6 +22,11 @@ class Label(BaseModel):
     alias_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="aliases")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.APPROVED, db_index=True)
     similarity = models.FloatField(null=True, blank=True, help_text="Cosine similarity to alias_of when proposed")
+    indexed = models.BooleanField(
+        default=False,
+        help_text="In the HNSW index. A new label waits a minute in a small buffer that is scanned exactly, so "
+        "creating one does not pay for the index insert (labels_index_pending moves it).",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -32,7 +37,9 @@ class Label(BaseModel):
                 m=16,
                 ef_construction=64,
                 opclasses=["vector_cosine_ops"],
-            )
+                condition=models.Q(indexed=True),
+            ),
+            models.Index(fields=["created_at"], name="label_pending", condition=models.Q(indexed=False)),
         ]
 
     def __str__(self) -> str:

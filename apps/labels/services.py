@@ -6,13 +6,14 @@ and are deleted once labeled. Logs carry ids and counts only.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -403,23 +404,36 @@ def canonical(label: Label) -> Label:
     return label
 
 
-_RECENT_S = 10  # labels created this recently are re-checked under the creation lock (see label_resolve)
-
-
-def _nearest(vector: list[float], model_name: str, *, recent_only: bool = False) -> tuple[int | None, float]:
-    """(id, cosine similarity) of the nearest label, by the HNSW index — or, with ``recent_only``, by an exact
-    scan of the labels created in the last seconds. Plain SQL: the same query as a bare pgvector lookup."""
+def _nearest(vector: list[float], model_name: str, *, pending_only: bool = False) -> tuple[int | None, float]:
+    """(id, cosine similarity) of the nearest label: the HNSW index over indexed labels and an exact scan of the
+    few labels still waiting to be indexed (created in the last LABELS_INDEX_DELAY s), in one statement — or,
+    with ``pending_only``, the exact scan alone. Plain SQL: the same query as a bare pgvector lookup."""
     literal = vector_literal(vector)
-    recent = f"AND created_at > clock_timestamp() - interval '{_RECENT_S} seconds' " if recent_only else ""
-    with transaction.atomic(), connection.cursor() as cursor:
-        # Search breadth: recall against latency (docs/benchmarks.md measures both).
-        cursor.execute(f"SET LOCAL hnsw.ef_search = {int(settings.LABELS_HNSW_EF_SEARCH)}")
-        cursor.execute(
-            "SELECT id, 1 - (embedding <=> %s::vector) FROM labels_label "  # noqa: S608  # constant SQL
-            f"WHERE embedding_model = %s AND embedding IS NOT NULL {recent}ORDER BY embedding <=> %s::vector LIMIT 1",
-            [literal, model_name, literal],
-        )
-        row = cursor.fetchone()
+    # Filtered by the partial index on pending rows (a handful), then scanned exactly: through the HNSW index
+    # they would be post-filtered out of its first ef_search candidates, and missed.
+    pending = (
+        "SELECT id, embedding <=> %s::vector AS distance FROM labels_label "
+        "WHERE NOT indexed AND embedding_model = %s AND embedding IS NOT NULL ORDER BY 2 LIMIT 1"
+    )
+    if pending_only:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT id, 1 - distance FROM ({pending}) p", [literal, model_name])  # noqa: S608
+            row = cursor.fetchone()
+    else:
+        ef_search = settings.LABELS_HNSW_EF_SEARCH
+        # Search breadth: recall against latency (docs/benchmarks.md measures both). Unset, the server's value
+        # (pgvector's default is 40) applies and the query needs no transaction of its own.
+        with transaction.atomic() if ef_search else contextlib.nullcontext(), connection.cursor() as cursor:
+            if ef_search:
+                cursor.execute(f"SET LOCAL hnsw.ef_search = {int(ef_search)}")
+            cursor.execute(
+                "SELECT id, 1 - distance FROM ("  # noqa: S608  # constant SQL
+                "(SELECT id, embedding <=> %s::vector AS distance FROM labels_label "
+                "WHERE indexed AND embedding_model = %s ORDER BY embedding <=> %s::vector LIMIT 1) "
+                f"UNION ALL ({pending})) n ORDER BY distance LIMIT 1",
+                [literal, model_name, literal, literal, model_name],
+            )
+            row = cursor.fetchone()
     if row is None:
         return None, -1.0
     # Rounded: pgvector computes in float32, and a boundary value such as 0.85 must compare as 0.85.
@@ -430,41 +444,84 @@ def label_resolve(name: str, *, embedder: Any, model_name: str) -> Label:
     """The label to store for ``name``: an existing one (same name, or cosine >= reuse threshold), a new
     proposed alias of the nearest (alias <= cosine < reuse), or a new label. A label's embedding is computed
     once. Reusing takes no lock: it creates nothing. Race-safe creation: creations are serialised by a
-    transaction-level advisory lock, and under it the labels created in the last seconds (by another worker
-    between our search and the lock) are compared too, so two workers creating the same (or a near-identical)
-    new label end with one."""
+    transaction-level advisory lock, and under it the labels not yet indexed (all those created in the last
+    LABELS_INDEX_DELAY s, so also by another worker between our search and the lock) are compared again, so two
+    workers creating the same (or a near-identical) new label end with one.
+
+    A new label is not inserted into the HNSW index here (about 5 ms at 100,000 labels, docs/benchmarks.md):
+    it waits, exactly scanned, until ``labels_index_pending`` moves it."""
     existing = Label.objects.select_related("alias_of").filter(name=name).first()
     if existing is not None:
         return existing
     vector = embedder.embed_query(name)
-    reuse, alias = thresholds_for(model_name)
+    reuse, _ = thresholds_for(model_name)
     nearest_id, similarity = _nearest(vector, model_name)
     if nearest_id is not None and similarity >= reuse:
         return Label.objects.select_related("alias_of").get(pk=nearest_id)
+    try:
+        return _label_create(name, vector, model_name, nearest_id, similarity)
+    except IntegrityError:  # the same name, created meanwhile under another embedding model
+        return Label.objects.select_related("alias_of").get(name=name)
+
+
+def _label_create(name: str, vector: list[float], model_name: str, nearest_id: int | None, similarity: float) -> Label:
+    """label_resolve's creation, under the creation lock. The same name created meanwhile by another worker is
+    among the pending labels (identical vector), so the exact re-check below finds it."""
+    reuse, alias = thresholds_for(model_name)
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_LABEL_CREATION_LOCK])
             # Not worth a disk flush: a label lost in a crash is simply created again at its next occurrence.
             cursor.execute("SET LOCAL synchronous_commit = off")
-        existing = Label.objects.select_related("alias_of").filter(name=name).first()
-        if existing is not None:
-            return existing
-        recent_id, recent_similarity = _nearest(vector, model_name, recent_only=True)
+        recent_id, recent_similarity = _nearest(vector, model_name, pending_only=True)
         if recent_id is not None and recent_similarity > similarity:
             nearest_id, similarity = recent_id, recent_similarity
         if nearest_id is not None and similarity >= reuse:
             return Label.objects.select_related("alias_of").get(pk=nearest_id)
+        fields: dict[str, Any] = {"name": name, "embedding": vector, "embedding_model": model_name}
         if nearest_id is not None and similarity >= alias:
             nearest = Label.objects.select_related("alias_of").get(pk=nearest_id)
-            return Label.objects.create(
-                name=name,
-                embedding=vector,
-                embedding_model=model_name,
-                alias_of=canonical(nearest),
-                status=Label.Status.PROPOSED,
-                similarity=round(similarity, 4),
+            fields.update(alias_of=canonical(nearest), status=Label.Status.PROPOSED, similarity=round(similarity, 4))
+        label = Label.objects.create(**fields)
+        transaction.on_commit(_index_pending_schedule)
+        return label
+
+
+_INDEX_SCHEDULED_KEY = "supportdesk:labels:index-scheduled"
+
+
+def _index_pending_schedule() -> None:
+    """Queue one ``labels_index_pending`` run for when the labels created now are old enough (at most one queued
+    at a time, across workers)."""
+    delay = float(settings.LABELS_INDEX_DELAY)
+    try:
+        if not redis_client().set(_INDEX_SCHEDULED_KEY, 1, nx=True, ex=max(1, int(delay))):
+            return
+        from apps.labels.tasks import labels_index_pending
+
+        labels_index_pending.apply_async(countdown=delay + 1)
+    except Exception as exc:  # the buffer stays correct, only larger, until the next creation schedules a run
+        logger.warning("labels: indexing not scheduled", extra={"error": type(exc).__name__})
+
+
+def labels_index_pending(*, min_age_s: float | None = None, batch: int = 500) -> int:
+    """Move the labels created more than LABELS_INDEX_DELAY s ago into the HNSW index (the index insert happens
+    here, off the resolution path). The age keeps every label a concurrent ``label_resolve`` may need to
+    re-check under its lock in the exactly scanned buffer. Returns the number indexed."""
+    age = float(settings.LABELS_INDEX_DELAY if min_age_s is None else min_age_s)
+    total = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
+            cursor.execute(
+                "UPDATE labels_label SET indexed = true WHERE id IN (SELECT id FROM labels_label WHERE NOT indexed "
+                "AND created_at < %s ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED)",
+                [timezone.now() - timedelta(seconds=age), batch],
             )
-        return Label.objects.create(name=name, embedding=vector, embedding_model=model_name)
+            moved = int(cursor.rowcount)
+        total += moved
+        if moved < batch:
+            return total
 
 
 # --------------------------------------------------------------------------- replacement and rollup

@@ -61,3 +61,12 @@ def conversation_label(self: Task, job_id: int) -> str:
         countdown = settings.LABELS_RETRY_BACKOFF * (2**self.request.retries)
         logger.warning("labels: retrying", extra={"job_id": job_id, "error": type(exc).__name__, "in_s": countdown})
         raise self.retry(exc=exc, countdown=countdown, max_retries=settings.LABELS_MAX_RETRIES) from exc
+
+
+@shared_task(name="apps.labels.tasks.labels_index_pending", acks_late=True, ignore_result=True)
+def labels_index_pending() -> int:
+    """Move labels created more than LABELS_INDEX_DELAY s ago into the HNSW index (scheduled by label_resolve)."""
+    moved = services.labels_index_pending()
+    if moved:
+        logger.info("labels: indexed", extra={"labels": moved})
+    return moved

@@ -277,9 +277,12 @@ LABELS_BATCH_SIZE = env.int("LABELS_BATCH_SIZE", default=5)
 LABELS_RATE_LIMIT = env.int("LABELS_RATE_LIMIT", default=60)  # jobs per minute, across every worker
 LABELS_MAX_RETRIES = env.int("LABELS_MAX_RETRIES", default=3)
 LABELS_RETRY_BACKOFF = env.float("LABELS_RETRY_BACKOFF", default=30.0)  # seconds, doubled at each retry
-# HNSW search breadth for label resolution (pgvector's default is 40; higher finds the nearest label more
-# reliably in very large label sets, at some latency).
-LABELS_HNSW_EF_SEARCH = env.int("LABELS_HNSW_EF_SEARCH", default=40)
+# HNSW search breadth for label resolution; unset, the server's value applies (pgvector's default is 40). Higher
+# finds the nearest label more reliably in very large label sets, at some latency (docs/benchmarks.md).
+LABELS_HNSW_EF_SEARCH = env.int("LABELS_HNSW_EF_SEARCH", default=None)
+# New labels join the HNSW index this many seconds after their creation; until then they are scanned exactly
+# (label_resolve). It also bounds how long a worker may take between its search and the creation lock.
+LABELS_INDEX_DELAY = env.float("LABELS_INDEX_DELAY", default=60.0)
 # A running job belongs to its worker for this long; after it (the worker died) another may take it over.
 LABELS_RUNNING_LEASE = env.int("LABELS_RUNNING_LEASE", default=300)
 LABELS_PENDING_TTL = env.int("LABELS_PENDING_TTL", default=7 * 24 * 3600)  # queued messages kept in Redis
@@ -300,6 +303,13 @@ LABELS_THRESHOLDS: dict[str, list[float]] = {
 KNOWLEDGE_CHUNK_WORDS = env.int("KNOWLEDGE_CHUNK_WORDS", default=500)
 KNOWLEDGE_CHUNK_OVERLAP = env.int("KNOWLEDGE_CHUNK_OVERLAP", default=50)
 KNOWLEDGE_TOP_K = env.int("KNOWLEDGE_TOP_K", default=5)
+# A search returns at most this many chunks of one document (the fusion ranks documents; docs/benchmarks.md).
+KNOWLEDGE_CHUNKS_PER_DOCUMENT = env.int("KNOWLEDGE_CHUNKS_PER_DOCUMENT", default=1)
+# Full-text side of the search: the question's most selective terms it keeps, and the most chunks it ranks. Beyond
+# that many matches, it ranks those matching two of the three most selective terms first, then any others the index
+# returns first (a sample, not the best of them): the price of a bounded search at 100,000 chunks.
+KNOWLEDGE_TEXT_TERMS = env.int("KNOWLEDGE_TEXT_TERMS", default=8)
+KNOWLEDGE_TEXT_CANDIDATES = env.int("KNOWLEDGE_TEXT_CANDIDATES", default=500)
 # Minimum cosine similarity for a vector hit, per embedding model ("default" for the others). Models differ in
 # their cosine scale, so each is calibrated by `python -m bench embedders`: the highest value that keeps 95 % of the
 # eval questions' correct first vector hits (docs/benchmarks.md); 0.7 is the SPEC default for unknown models.

@@ -89,3 +89,32 @@ def test_redis_on_a_busy_port_is_refused_with_an_explanation(tmp_path: Path) -> 
     finally:
         embedded.redis_stop(tmp_path / "a")
     assert embedded.leftover_processes(tmp_path) == []
+
+
+def test_pg_tuning_follows_the_machine_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SUPPORTDESK_PG_SHARED_BUFFERS", raising=False)
+    gib = 1024**3
+    assert embedded.pg_tuning(2 * gib)["shared_buffers"] == "512MB"
+    assert embedded.pg_tuning(24 * gib) == {
+        "shared_buffers": "1024MB",  # capped
+        "effective_cache_size": "12288MB",
+        "maintenance_work_mem": "1024MB",
+    }
+    assert embedded.pg_tuning(256 * 1024**2)["shared_buffers"] == "128MB"  # floor
+    monkeypatch.setenv("SUPPORTDESK_PG_SHARED_BUFFERS", "256MB")
+    assert embedded.pg_tuning(24 * gib)["shared_buffers"] == "256MB"
+
+
+@pytest.mark.django_db
+def test_the_running_embedded_server_uses_the_tuning(settings) -> None:  # type: ignore[no-untyped-def]
+    from django.db import connection
+
+    if not settings.EMBEDDED_DATABASE:
+        pytest.skip("DATABASE_URL points to an external server")
+    pgdata = Path(settings.DATA_DIR) / "pg"
+    assert "include_if_exists = 'supportdesk.conf'" in (pgdata / "postgresql.conf").read_text()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT setting, unit FROM pg_settings WHERE name = 'effective_cache_size'")
+        setting, unit = cursor.fetchone()
+    assert unit == "8kB"
+    assert f"{int(setting) * 8 // 1024}MB" == embedded.pg_tuning()["effective_cache_size"]

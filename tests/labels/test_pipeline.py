@@ -109,7 +109,7 @@ def test_native_close_labels_through_the_pipeline(
 
 def test_token_limit_drops_oldest_messages(django_capture_on_commit_callbacks: Any, settings: Any) -> None:
     settings.LABELS_MAX_TOKENS = 200
-    old = [("user", f"Message ancien numéro {i} au sujet de la livraison de mon colis en retard.") for i in range(60)]
+    old = [("user", f"Message ancien numéro {i} au sujet de la livraison de mon colis en retard.") for i in range(2000)]
     recent = [("user", "Finalement le vrai souci : mon paiement est refusé.")]
     with django_capture_on_commit_callbacks(execute=False):
         job = _intake(old + recent)
@@ -173,6 +173,85 @@ def test_default_embedder_reuses_plural_forms() -> None:
     first = services.label_resolve("paiement", embedder=emb, model_name=model)
     assert services.label_resolve("paiements", embedder=emb, model_name=model).pk == first.pk
     assert Label.objects.filter(embedding__isnull=False).count() == 1
+
+
+def _axis_vector(dim: int, cos: float, axis: int) -> list[float]:
+    """A unit vector at cosine ``cos`` from the first axis."""
+    vec = [0.0] * dim
+    vec[0], vec[axis] = cos, math.sqrt(1 - cos * cos)
+    return vec
+
+
+def test_pending_labels_are_found_exactly_until_indexed(settings: Any) -> None:
+    """New labels wait outside the HNSW index: the search scans them exactly (here 2,000 indexed labels are
+    closer than the pending one, more than ef_search 40 would return), and labels_index_pending moves only
+    those older than LABELS_INDEX_DELAY."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    dim = settings.EMBEDDING_DIM
+    target = [1.0] + [0.0] * (dim - 1)  # the first axis: cosine 0.5 to every old label, 0.4 to the pending one
+    old = Label.objects.bulk_create(
+        Label(name=f"ancien {i}", embedding=_axis_vector(dim, 0.5, 2 + i % (dim - 2)), embedding_model="controlled",
+              indexed=True)
+        for i in range(2000)
+    )  # fmt: skip
+    Label.objects.filter(pk__in=[label.pk for label in old]).update(created_at=timezone.now() - timedelta(hours=1))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE labels_label")
+    pending = Label.objects.create(name="tout neuf", embedding=_axis_vector(dim, 0.4, 1), embedding_model="controlled")
+    assert pending.indexed is False
+    assert services._nearest(target, "controlled", pending_only=True) == (pending.pk, pytest.approx(0.4, abs=1e-5))
+    # The combined search (HNSW + the exact scan of pending labels) returns it for its own vector.
+    near_pending = _axis_vector(dim, 0.4, 1)
+    assert services._nearest(near_pending, "controlled")[0] == pending.pk
+    # Too young to be indexed; once old enough it moves, and the HNSW side finds it.
+    assert services.labels_index_pending() == 0
+    Label.objects.filter(pk=pending.pk).update(
+        created_at=timezone.now() - timedelta(seconds=settings.LABELS_INDEX_DELAY + 1)
+    )
+    assert services.labels_index_pending() == 1
+    pending.refresh_from_db()
+    assert pending.indexed is True
+    assert services._nearest(near_pending, "controlled", pending_only=True) == (None, -1.0)
+    # 2,000 equidistant vectors give HNSW's greedy search nothing to follow: search (almost) all of it.
+    settings.LABELS_HNSW_EF_SEARCH = 1000
+    assert services._nearest(near_pending, "controlled")[0] == pending.pk
+
+
+def test_hnsw_index_covers_only_indexed_labels_and_is_used(settings: Any) -> None:
+    vec = "[" + ",".join(["0.1"] * settings.EMBEDDING_DIM) + "]"
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(
+            f"EXPLAIN SELECT id FROM labels_label WHERE indexed ORDER BY embedding <=> '{vec}' LIMIT 1"  # noqa: S608
+        )
+        plan = "\n".join(r[0] for r in cursor.fetchall())
+        cursor.execute("SELECT pg_get_indexdef('label_embedding_hnsw'::regclass)")
+        (indexdef,) = cursor.fetchone()
+    assert "label_embedding_hnsw" in plan
+    assert "WHERE indexed" in indexdef
+
+
+def test_creating_a_label_schedules_its_indexing(settings: Any, django_capture_on_commit_callbacks: Any) -> None:
+    from unittest import mock
+
+    from apps.core.clients import redis_client
+
+    redis_client().delete(services._INDEX_SCHEDULED_KEY)
+    emb = ControlledEmbeddings(settings.EMBEDDING_DIM, {"un": 1.0, "deux": 0.1, "trois": 0.2})
+    with mock.patch("apps.labels.tasks.labels_index_pending.apply_async") as queued:
+        with django_capture_on_commit_callbacks(execute=True):
+            services.label_resolve("un", embedder=emb, model_name="controlled")
+        with django_capture_on_commit_callbacks(execute=True):
+            services.label_resolve("deux", embedder=emb, model_name="controlled")
+        assert queued.call_count == 1, "one run queued for a burst of creations"
+        assert queued.call_args.kwargs["countdown"] > settings.LABELS_INDEX_DELAY
+        redis_client().delete(services._INDEX_SCHEDULED_KEY)
+        with django_capture_on_commit_callbacks(execute=True):
+            services.label_resolve("trois", embedder=emb, model_name="controlled")
+        assert queued.call_count == 2
 
 
 @pytest.mark.django_db(transaction=True)
