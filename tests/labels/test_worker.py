@@ -43,6 +43,20 @@ def test_webhook_to_labels_through_the_worker(
     assert post_webhook(SEED).json()["status"] == "duplicate"
 
 
+def test_new_labels_are_indexed_by_the_worker_after_the_delay(worker_factory: Any, post_webhook: Any) -> None:
+    from apps.core.clients import redis_client
+    from apps.labels.models import Label
+    from apps.labels.services import _INDEX_SCHEDULED_KEY
+
+    redis_client().delete(_INDEX_SCHEDULED_KEY)
+    worker_factory("indexer", LABELS_INDEX_DELAY="1")
+    assert post_webhook({**SEED, "conversation_id": "index-delay"}).status_code == 202
+    _wait(lambda: Label.objects.exists(), 30, "labels")
+    # Created outside the HNSW index; the task the worker scheduled moves them in a little after the delay.
+    _wait(lambda: not Label.objects.filter(indexed=False).exists(), 30, "labels indexed")
+    assert Label.objects.filter(indexed=True).count() >= 2
+
+
 def _openai_env(stub: OpenAIStub, **extra: str) -> dict[str, str]:
     return {
         "LLM_PROVIDER": "openai",
