@@ -21,4 +21,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include("apps.core.api_urls")),
     path("webhooks/", include("apps.integrations.urls")),
+    path("widget/", include("apps.widget.urls")),
 ]

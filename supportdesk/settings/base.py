@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "apps.knowledge",
     "apps.copilot",
     "apps.integrations",
+    "apps.widget",
 ]
 
 MIDDLEWARE = [

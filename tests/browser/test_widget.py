@@ -1,0 +1,141 @@
+"""The chat widget (static/widget/widget.js) on the demo page, against the live server: the pre-chat form, text
+that is never HTML, history restored on reload, reconnecting after the server restarts, and host CSS that does
+not leak in. Protocol: SPEC §6; behaviour agreed in docs/live-chat.md."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
+
+XSS = "<img src=x onerror=alert(1)>"
+
+
+def stored_session(page: Any, base_url: str) -> dict[str, Any] | None:
+    raw = page.evaluate("key => localStorage.getItem(key)", f"supportdesk.widget:{base_url}")
+    return json.loads(raw) if raw else None
+
+
+def open_widget(page: Any, base_url: str, query: str = "") -> None:
+    page.goto(f"{base_url}/widget/demo/{query}")
+    page.get_by_test_id("widget-bubble").click()
+    expect(page.get_by_test_id("widget-panel")).to_be_visible()
+
+
+def test_prechat_form_validates_phone_and_email_in_the_browser(live_server: Any, new_page: Any) -> None:
+    page, watch = new_page()
+    session_requests: list[str] = []
+    page.on("request", lambda r: session_requests.append(r.url) if "/api/widget/sessions" in r.url else None)
+    open_widget(page, live_server.url, "?prechat=required")
+
+    form = page.get_by_test_id("prechat-form")
+    expect(form).to_be_visible()
+    expect(page.get_by_test_id("widget-input")).to_be_hidden()
+    page.get_by_test_id("prechat-submit").click()
+    expect(form).to_contain_text("obligatoire")  # name and phone are required in this mode
+    page.get_by_test_id("prechat-name").fill("Camille Martin")
+    page.get_by_test_id("prechat-phone").fill("appelez-moi")
+    page.get_by_test_id("prechat-email").fill("camille@")
+    page.get_by_test_id("prechat-submit").click()
+    expect(page.get_by_test_id("prechat-phone")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_test_id("prechat-email")).to_have_attribute("aria-invalid", "true")
+    expect(form).to_contain_text("téléphone invalide")
+    expect(form).to_contain_text("e-mail invalide")
+    assert session_requests == [], "invalid details must not reach the server"
+    assert stored_session(page, live_server.url) is None
+    assert watch.errors == []
+
+
+def test_prechat_details_start_a_session_with_the_contact(live_server: Any, new_page: Any) -> None:
+    from apps.conversations.models import Conversation
+
+    page, watch = new_page()
+    open_widget(page, live_server.url, "?prechat=on")
+    page.get_by_test_id("prechat-name").fill("Camille Martin")
+    page.get_by_test_id("prechat-phone").fill("+33 6 39 98 12 34")
+    page.get_by_test_id("prechat-email").fill("camille@alize.example")
+    page.get_by_test_id("prechat-submit").click()
+
+    expect(page.get_by_test_id("widget-input")).to_be_enabled()
+    expect(page.get_by_test_id("prechat-form")).to_have_count(0)
+    session = stored_session(page, live_server.url)
+    assert session and session["token"]
+    conversation = Conversation.objects.select_related("contact").get(pk=session["conversation_id"])
+    assert conversation.channel == "widget"
+    assert conversation.contact is not None
+    assert (conversation.contact.name, conversation.contact.email) == ("Camille Martin", "camille@alize.example")
+    assert re.sub(r"\D", "", conversation.contact.phone).endswith("639981234")
+    assert watch.errors == []
+
+
+def test_text_is_never_html_and_the_history_survives_a_reload(live_server: Any, new_page: Any) -> None:
+    page, watch = new_page()
+    open_widget(page, live_server.url)
+    expect(page.get_by_test_id("widget-input")).to_be_enabled()
+    page.get_by_test_id("widget-input").fill(XSS)
+    page.get_by_test_id("widget-send").click()
+
+    mine = page.locator("[data-testid=widget-message][data-role=customer]")
+    expect(mine).to_have_count(1)
+    expect(mine.first.locator(".sd-text")).to_have_text(XSS)
+    expect(mine.first).to_have_attribute("data-id", re.compile(r"\S"))  # confirmed by the server's echo
+    expect(page.locator("[data-testid=widget-message][data-role=bot]").first).to_be_visible(timeout=30_000)
+    assert page.locator("#supportdesk-widget img").count() == 0
+    before = page.locator("[data-testid=widget-message]").evaluate_all(
+        "els => els.map(e => [e.dataset.role, e.dataset.id, e.querySelector('.sd-text').textContent])"
+    )
+    session = stored_session(page, live_server.url)
+    assert session and session["token"]
+
+    page.reload()
+    page.get_by_test_id("widget-bubble").click()
+    messages = page.locator("[data-testid=widget-message]")
+    expect(messages).to_have_count(len(before))
+    after = messages.evaluate_all(
+        "els => els.map(e => [e.dataset.role, e.dataset.id, e.querySelector('.sd-text').textContent])"
+    )
+    assert after == before, "the same conversation, in order, from the server's history"
+    assert stored_session(page, live_server.url) == session
+    assert page.locator("#supportdesk-widget img").count() == 0
+    assert watch.dialogs == [] and watch.errors == []
+
+
+def test_the_widget_reconnects_after_the_server_restarts(live_server: Any, new_page: Any) -> None:
+    page, watch = new_page()
+    open_widget(page, live_server.url)
+    status = page.get_by_test_id("widget-status")
+    expect(status).to_have_text("Assistant virtuel")
+
+    live_server.stop()
+    expect(status).to_contain_text("Connexion perdue")
+    live_server.start()
+    expect(status).to_have_text("Assistant virtuel", timeout=45_000)
+
+    page.get_by_test_id("widget-input").fill("bonjour")
+    page.get_by_test_id("widget-input").press("Enter")
+    expect(page.locator("[data-testid=widget-message][data-role=bot]").first).to_be_visible(timeout=30_000)
+    expect(page.locator("[data-testid=widget-message][data-role=customer]")).to_have_count(1)
+    assert watch.errors == []
+
+
+def test_host_page_css_does_not_reach_the_widget(live_server: Any, new_page: Any) -> None:
+    """The demo page styles every button with uppercase text and a dashed red border; the widget's are untouched."""
+    page, _ = new_page()
+    open_widget(page, live_server.url)
+    send = page.get_by_test_id("widget-send")
+    style = send.evaluate("b => { const s = getComputedStyle(b); return [s.textTransform, s.borderTopStyle]; }")
+    assert style == ["none", "none"]
+    host_button = page.evaluate(
+        "() => { const b = document.createElement('button'); document.body.append(b);"
+        " const s = getComputedStyle(b); return [s.textTransform, s.borderTopStyle]; }"
+    )
+    assert host_button == ["uppercase", "dashed"], "the host page's CSS is really there"
+    # Keyboard: Escape closes the panel and gives the focus back to the bubble.
+    page.keyboard.press("Escape")
+    expect(page.get_by_test_id("widget-panel")).to_be_hidden()
+    expect(page.get_by_test_id("widget-bubble")).to_be_focused()
