@@ -1,7 +1,5 @@
-from django.urls import path
+"""WebSocket routes of apps.conversations (the console's socket is routed by apps.console.routing)."""
 
-from apps.conversations import consumers
+from django.urls import URLPattern
 
-websocket_urlpatterns = [
-    path("ws/console/", consumers.ConsoleConsumer.as_asgi()),
-]
+websocket_urlpatterns: list[URLPattern] = []

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.db import connection
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from apps.labels.models import CANONICAL_SQL, ConversationLabel, LabelMonthlyCount
@@ -30,6 +31,30 @@ def labels_for_conversation(conversation_id: int) -> list[ConversationLabelRow]:
         target = label.alias_of if label.status == "approved" and label.alias_of is not None else label
         out.append(ConversationLabelRow(label=label.name, canonical=target.name, status=label.status))
     return out
+
+
+def labels_for_conversations(conversation_ids: list[int]) -> dict[int, list[ConversationLabelRow]]:
+    """labels_for_conversation for many conversations in one query (the console's inbox rows)."""
+    rows = (
+        ConversationLabel.objects.filter(conversation_id__in=conversation_ids)
+        .select_related("label", "label__alias_of")
+        .order_by("created_at", "id")
+    )
+    out: dict[int, list[ConversationLabelRow]] = {cid: [] for cid in conversation_ids}
+    for row in rows:
+        label = row.label
+        target = label.alias_of if label.status == "approved" and label.alias_of is not None else label
+        out[row.conversation_id].append(
+            ConversationLabelRow(label=label.name, canonical=target.name, status=label.status)
+        )
+    return out
+
+
+def conversation_ids_with_label(name: str) -> QuerySet[ConversationLabel, int]:
+    """Ids of the conversations labeled ``name`` or with an approved alias of it (a subquery for filters)."""
+    return ConversationLabel.objects.filter(
+        Q(label__name=name) | Q(label__alias_of__name=name, label__status="approved")
+    ).values_list("conversation_id", flat=True)
 
 
 def _names(ids: list[int]) -> dict[int, str]:

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.ai",
     "apps.conversations",
+    "apps.console",
     "apps.labels",
     "apps.tickets",
     "apps.knowledge",
@@ -322,6 +323,10 @@ KNOWLEDGE_MIN_SIMILARITY: dict[str, float] = {
     "hashing-char3-5-384": 0.22,
     **json.loads(env.str("KNOWLEDGE_MIN_SIMILARITY_PER_MODEL", default="{}")),
 }
+
+# --------------------------------------------------------------------------- agents' console (SPEC §6)
+# Seconds an open console counts as online without news from its socket (the socket refreshes it every third).
+CONSOLE_PRESENCE_TTL = env.int("CONSOLE_PRESENCE_TTL", default=60)
 
 # --------------------------------------------------------------------------- Crisp (SPEC §10)
 CRISP_WEBHOOK_KEY = env.str("CRISP_WEBHOOK_KEY", default="")  # ?key= secret of website hooks

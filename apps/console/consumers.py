@@ -1,0 +1,322 @@
+"""The agents' console socket (/ws/console/).
+
+Thin: authenticate, keep what this page shows (inbox filters and rows, the open conversation), turn the contract's
+events (docs/live-chat.md) into HTML fragments with hx-swap-oob, rendered from templates. Events carry ids only;
+what is shown is loaded here. JSON frames (hello, ack, pong, error) are for the page's script and for tests.
+
+Client frames: {"type": "ping"}; {"type": "inbox", "tab", "channel", "status", "label", "rows": "1,2,3"} (what
+the inbox list shows); {"type": "open", "conversation_id": N | null}; {"type": "typing"} (the agent types in the
+open conversation).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import OrderedDict
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.template.loader import render_to_string
+
+from apps.console import selectors, services
+from apps.console.selectors import InboxFilters
+from apps.conversations.events import conversation_group, inbox_group, presence_send, typing_send
+from apps.core.exceptions import ApplicationError
+from apps.core.permissions import is_agent
+
+logger = logging.getLogger(__name__)
+
+MAX_FRAME_BYTES = 16_384
+MAX_ROWS_TRACKED = 500
+SEEN_MESSAGES = 1_000
+TYPING_EVERY = 2.0  # seconds between two typing events this socket relays
+
+
+class ConsoleConsumer(AsyncWebsocketConsumer):
+    groups: list[str] = []
+
+    # ------------------------------------------------------------------ connection
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not await database_sync_to_async(is_agent)(user):
+            # 4403: application-defined "forbidden"; the socket is refused before accept.
+            await self.close(code=4403)
+            return
+        self.user = user
+        self.inbox = inbox_group()
+        self.filters = InboxFilters()
+        self.inbox_ids: set[int] = set()
+        self.conversation_id: int | None = None
+        self.seen_messages: OrderedDict[int, None] = OrderedDict()
+        self.last_event: dict[str, Any] | None = None
+        self.notified_escalations: set[int] = set()
+        self.last_typing = 0.0
+        await self.channel_layer.group_add(self.inbox, self.channel_name)
+        await self.accept()
+        await self.send_json({"type": "hello", "user": user.get_username()})
+        came_online = await database_sync_to_async(services.presence_connect)(
+            user_id=user.pk, socket_id=self.channel_name
+        )
+        if came_online:
+            await presence_send(user_id=user.pk, online=True)
+        self.heartbeat = asyncio.create_task(self._presence_heartbeat())
+
+    async def disconnect(self, code: int) -> None:
+        if not hasattr(self, "inbox"):
+            return
+        self.heartbeat.cancel()
+        await self.channel_layer.group_discard(self.inbox, self.channel_name)
+        if self.conversation_id is not None:
+            await self.channel_layer.group_discard(conversation_group(self.conversation_id), self.channel_name)
+        went_offline = await database_sync_to_async(services.presence_disconnect)(
+            user_id=self.user.pk, socket_id=self.channel_name
+        )
+        if went_offline:
+            await presence_send(user_id=self.user.pk, online=False)
+
+    async def _presence_heartbeat(self) -> None:
+        every = max(settings.CONSOLE_PRESENCE_TTL / 3, 1)
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await database_sync_to_async(services.presence_refresh)(
+                    user_id=self.user.pk, socket_id=self.channel_name
+                )
+            except Exception:  # Redis hiccup: the next beat retries; the socket itself is fine.
+                logger.warning("console presence refresh failed", extra={"user_id": self.user.pk})
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Group events this console has no use for (another part's, a newer core's) are ignored instead of
+        closing the socket, which is what Channels does with a message type that has no handler."""
+        handler = getattr(self, self._handler_name(message.get("type", "")), None)
+        if handler is None and not str(message.get("type", "")).startswith("websocket."):
+            logger.debug("console ignores event", extra={"event_type": str(message.get("type", ""))[:40]})
+            return
+        await super().dispatch(message)
+
+    @staticmethod
+    def _handler_name(event_type: str) -> str:
+        return event_type.replace(".", "_")
+
+    # ------------------------------------------------------------------ client frames
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if text_data is None or len(text_data.encode()) > MAX_FRAME_BYTES:
+            await self.send_error("bad_frame", f"Send JSON text frames of at most {MAX_FRAME_BYTES} bytes.")
+            return
+        try:
+            frame = json.loads(text_data)
+        except ValueError:
+            await self.send_error("bad_json", "The frame is not valid JSON.")
+            return
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            await self.send_error("bad_frame", 'A frame is a JSON object with a "type".')
+            return
+        kind = frame["type"]
+        if kind == "ping":
+            await self.send_json({"type": "pong"})
+        elif kind == "inbox":
+            await self.receive_inbox(frame)
+        elif kind == "open":
+            await self.receive_open(frame)
+        elif kind == "typing":
+            await self.receive_typing()
+        else:
+            await self.send_error("unknown_type", f"Unknown frame type {kind[:40]!r}.")
+
+    async def receive_inbox(self, frame: dict[str, Any]) -> None:
+        self.filters = InboxFilters.from_mapping(frame)
+        rows = frame.get("rows", "")
+        ids = rows.split(",") if isinstance(rows, str) else rows if isinstance(rows, list) else []
+        self.inbox_ids = {int(i) for i in ids[:MAX_ROWS_TRACKED] if str(i).strip().isdigit()}
+        await self.send_json({"type": "ack", "of": "inbox", "filters": self.filters.as_query()})
+
+    async def receive_open(self, frame: dict[str, Any]) -> None:
+        raw = frame.get("conversation_id")
+        if raw is None:
+            await self._leave_conversation()
+            await self.send_json({"type": "ack", "of": "open", "conversation_id": None})
+            return
+        if isinstance(raw, bool) or not (isinstance(raw, int) or (isinstance(raw, str) and raw.isdigit())):
+            await self.send_error("bad_frame", '"conversation_id" is a conversation id or null.')
+            return
+        conversation_id = int(raw)
+        try:
+            await database_sync_to_async(self._check_open)(conversation_id)
+        except ApplicationError as exc:
+            await self.send_error(exc.code, exc.detail)
+            return
+        if conversation_id != self.conversation_id:
+            await self._leave_conversation()
+            await self.channel_layer.group_add(conversation_group(conversation_id), self.channel_name)
+            self.conversation_id = conversation_id
+        await self.send_json({"type": "ack", "of": "open", "conversation_id": conversation_id})
+
+    def _check_open(self, conversation_id: int) -> None:
+        """Still an agent (roles can change while a socket is open), and a conversation the agent may see."""
+        from apps.core.exceptions import PermissionDenied
+
+        if not is_agent(self.user):
+            raise PermissionDenied("The console is for agents and supervisors.")
+        selectors.conversation_for_agent(user=self.user, conversation_id=conversation_id)
+
+    async def _leave_conversation(self) -> None:
+        if self.conversation_id is not None:
+            await self.channel_layer.group_discard(conversation_group(self.conversation_id), self.channel_name)
+            self.conversation_id = None
+
+    async def receive_typing(self) -> None:
+        if self.conversation_id is None:
+            await self.send_error("no_conversation", "Open a conversation first.")
+            return
+        now = time.monotonic()
+        if now - self.last_typing >= TYPING_EVERY:
+            self.last_typing = now
+            await typing_send(conversation_id=self.conversation_id, role="agent")
+
+    async def send_json(self, payload: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(payload))
+
+    async def send_error(self, code: str, detail: str) -> None:
+        await self.send_json({"type": "error", "code": code, "detail": detail})
+
+    async def send_html(self, html: str) -> None:
+        if html.strip():
+            await self.send(text_data=html)
+
+    # ------------------------------------------------------------------ group events (docs/live-chat.md)
+
+    def _duplicate(self, event: dict[str, Any]) -> bool:
+        """Events for the open conversation come twice (its group and the inbox group), one after the other."""
+        duplicate = event == self.last_event
+        self.last_event = dict(event)
+        return duplicate
+
+    async def message_new(self, event: dict[str, Any]) -> None:
+        message_id = event.get("message_id")
+        if not isinstance(message_id, int) or message_id in self.seen_messages:
+            return
+        self.seen_messages[message_id] = None
+        while len(self.seen_messages) > SEEN_MESSAGES:
+            self.seen_messages.popitem(last=False)
+        self.last_event = dict(event)
+        await self.send_html(await database_sync_to_async(self._render_message_new)(event))
+
+    async def conversation_updated(self, event: dict[str, Any]) -> None:
+        if self._duplicate(event):
+            return
+        await self.send_html(await database_sync_to_async(self._render_conversation_updated)(event))
+
+    async def ticket_created(self, event: dict[str, Any]) -> None:
+        if self._duplicate(event):
+            return
+        await self.send_html(await database_sync_to_async(self._render_ticket_created)(event))
+
+    async def presence_changed(self, event: dict[str, Any]) -> None:
+        if event.get("user_id") == self.user.pk:
+            return  # this agent is shown online on their own page from the start
+        await self.send_html(await database_sync_to_async(self._render_presence)())
+
+    async def typing(self, event: dict[str, Any]) -> None:
+        if event.get("role") != "customer" or event.get("conversation_id") != self.conversation_id:
+            return
+        await self.send_html(render_to_string("console/ws/typing.html", {"conversation_id": self.conversation_id}))
+
+    async def inbox_event(self, event: dict[str, Any]) -> None:
+        """Group events of type `inbox.event` are forwarded to the browser as JSON, as they are."""
+        await self.send_json({k: v for k, v in event.items() if k != "type"} | {"type": event.get("event", "inbox")})
+
+    # ------------------------------------------------------------------ rendering (worker thread)
+
+    def _render_row(self, conversation_id: int, *, bump: bool) -> str:
+        """The inbox row as this socket's list needs it: inserted at the top (bump: new activity), replaced in
+        place, or removed when the conversation left the list's filters."""
+        present = conversation_id in self.inbox_ids
+        matches = selectors.inbox_matches(user=self.user, filters=self.filters, conversation_id=conversation_id)
+        if not matches:
+            if not present:
+                return ""
+            self.inbox_ids.discard(conversation_id)
+            return render_to_string("console/ws/inbox_row.html", {"mode": "remove", "conversation_id": conversation_id})
+        row = selectors.inbox_row(conversation_id=conversation_id)
+        if row is None:
+            return ""
+        mode = "insert" if bump or not present else "replace"
+        if len(self.inbox_ids) < MAX_ROWS_TRACKED:
+            self.inbox_ids.add(conversation_id)
+        context = {"mode": mode, "present": present, "row": row, "conversation_id": conversation_id}
+        return render_to_string("console/ws/inbox_row.html", context)
+
+    def _render_message_new(self, event: dict[str, Any]) -> str:
+        conversation_id = event.get("conversation_id")
+        if not isinstance(conversation_id, int):
+            return ""
+        parts = [self._render_row(conversation_id, bump=True)]
+        if conversation_id == self.conversation_id:
+            message = selectors.message_for_console(message_id=event["message_id"])
+            if message is not None and message.conversation_id == conversation_id:
+                parts.append(render_to_string("console/ws/message.html", {"message": message}))
+        return "".join(parts)
+
+    def _render_conversation_updated(self, event: dict[str, Any]) -> str:
+        conversation_id = event.get("conversation_id")
+        if not isinstance(conversation_id, int):
+            return ""
+        parts = [self._render_row(conversation_id, bump=False)]
+        status, assignee_id = event.get("status"), event.get("assignee_id")
+        conversation = None
+        if conversation_id == self.conversation_id:
+            conversation = selectors.conversation_for_agent(user=self.user, conversation_id=conversation_id)
+            context = {
+                "conversation": conversation,
+                "agents": [a for a in selectors.agents_all() if a.pk != conversation.assignee_id],
+                "user": self.user,
+            }
+            parts.append(render_to_string("console/ws/conversation_header.html", context))
+        if status == "escalated" and assignee_id is None:
+            if conversation_id not in self.notified_escalations:
+                self.notified_escalations.add(conversation_id)
+                if conversation is None:
+                    row = selectors.inbox_row(conversation_id=conversation_id)
+                    conversation = row.conversation if row is not None else None
+                if conversation is not None:
+                    context = {"kind": "escalated", "conversation": conversation, "ticket": None}
+                    parts.append(render_to_string("console/ws/toast.html", context))
+        else:
+            self.notified_escalations.discard(conversation_id)
+        return "".join(parts)
+
+    def _render_ticket_created(self, event: dict[str, Any]) -> str:
+        ticket_id = event.get("ticket_id")
+        if not isinstance(ticket_id, int):
+            return ""
+        ticket = selectors.ticket_for_console(ticket_id=ticket_id)
+        if ticket is None:
+            return ""
+        parts = []
+        conversation = ticket.conversation
+        if conversation is not None:
+            parts.append(self._render_row(conversation.pk, bump=False))
+            if conversation.pk == self.conversation_id:
+                context = {
+                    "conversation": conversation,
+                    "customer": selectors.customer_context(conversation=conversation),
+                }
+                parts.append(render_to_string("console/ws/customer_panel.html", context))
+        # One notification per escalation, whichever of conversation.updated and ticket.created comes first.
+        kind = "ticket"
+        if conversation is not None and conversation.status == "escalated" and conversation.assignee_id is None:
+            kind = "escalated"
+            self.notified_escalations.add(conversation.pk)
+        context = {"kind": kind, "ticket": ticket, "conversation": conversation}
+        parts.append(render_to_string("console/ws/toast.html", context))
+        return "".join(parts)
+
+    def _render_presence(self) -> str:
+        return render_to_string("console/ws/presence.html", {"online_agents": selectors.presence_online_agents()})

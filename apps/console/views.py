@@ -1,0 +1,195 @@
+"""The agents' console: full pages on navigation, partials for htmx requests. Thin: check, call, render."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_POST
+
+from apps.console import selectors
+from apps.console.selectors import InboxFilters
+from apps.console.services import console_reply
+from apps.conversations.models import Channel, Conversation
+from apps.core.exceptions import ApplicationError, NotFound
+from apps.core.permissions import is_agent, is_supervisor
+
+View = Callable[..., HttpResponse]
+
+
+def agent_required(view: View) -> View:
+    """Login required (redirect), then agents and supervisors only (403)."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not is_agent(request.user):
+            raise PermissionDenied("The console is for agents and supervisors.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _is_partial(request: HttpRequest) -> bool:
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.history_restore_request
+
+
+def _conversation(request: HttpRequest, conversation_id: int) -> Conversation:
+    try:
+        return selectors.conversation_for_agent(user=request.user, conversation_id=conversation_id)
+    except NotFound as exc:
+        raise Http404(exc.detail) from exc
+
+
+def _inbox_context(request: HttpRequest, filters: InboxFilters) -> dict[str, Any]:
+    rows = selectors.inbox_for_agent(user=request.user, filters=filters)
+    return {
+        "filters": filters,
+        "rows": rows,
+        "row_ids": ",".join(str(r.conversation.pk) for r in rows),
+        "tabs": [("unassigned", "Unassigned"), ("mine", "Mine"), ("all", "All")],
+        "channels": Channel.choices,
+        "statuses": [
+            ("", "Active"),
+            ("open", "Open (bot)"),
+            ("escalated", "Escalated"),
+            ("closed", "Closed"),
+            ("any", "Any"),
+        ],
+    }
+
+
+def _header_context(request: HttpRequest, conversation: Conversation, error: str = "") -> dict[str, Any]:
+    return {
+        "conversation": conversation,
+        "agents": [a for a in selectors.agents_all() if a.pk != conversation.assignee_id],
+        "error": error,
+    }
+
+
+def _conversation_context(request: HttpRequest, conversation: Conversation) -> dict[str, Any]:
+    return {
+        **_header_context(request, conversation),
+        "messages": selectors.conversation_messages(conversation=conversation),
+        "customer": selectors.customer_context(conversation=conversation),
+    }
+
+
+def _page_context(request: HttpRequest) -> dict[str, Any]:
+    filters = InboxFilters.from_mapping(request.GET)
+    return {
+        **_inbox_context(request, filters),
+        "is_supervisor": is_supervisor(request.user),
+        "online_agents": selectors.presence_online_agents(),
+    }
+
+
+@agent_required
+@require_GET
+def console_home(request: HttpRequest) -> HttpResponse:
+    return render(request, "console/home.html", _page_context(request))
+
+
+@agent_required
+@require_GET
+def inbox_panel(request: HttpRequest) -> HttpResponse:
+    """The inbox list under the query string's filters (tab, channel, status, label)."""
+    if not _is_partial(request):
+        return render(request, "console/home.html", _page_context(request))
+    return render(
+        request, "console/partials/inbox.html", _inbox_context(request, InboxFilters.from_mapping(request.GET))
+    )
+
+
+@agent_required
+@require_GET
+def conversation_detail(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    conversation = _conversation(request, conversation_id)
+    context = _conversation_context(request, conversation)
+    if _is_partial(request):
+        return render(request, "console/partials/conversation.html", context)
+    return render(request, "console/home.html", {**_page_context(request), **context, "open_conversation": True})
+
+
+@agent_required
+@require_GET
+def snippets_list(request: HttpRequest) -> JsonResponse:
+    """Active snippets for the reply box's expansion (static/console/console.js)."""
+    return JsonResponse(
+        {"snippets": [{"shortcut": s.shortcut, "title": s.title, "body": s.body} for s in selectors.snippets_active()]}
+    )
+
+
+@agent_required
+@require_POST
+def conversation_reply(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    """Send a reply (`kind=reply`) or add an internal note (`kind=note`). The message itself reaches the page
+    through the console socket (message.new), like everyone else's; the response is a fresh reply box."""
+    conversation = _conversation(request, conversation_id)
+    text = request.POST.get("text", "")
+    note = request.POST.get("kind") == "note"
+    try:
+        console_reply(conversation=conversation, agent=request.user, text=text, note=note)
+    except ApplicationError as exc:
+        context = {"conversation": conversation, "error": exc.detail, "text": text}
+        return render(request, "console/partials/reply_form.html", context, status=422)
+    conversation.refresh_from_db()
+    return render(request, "console/partials/reply_form.html", {"conversation": conversation})
+
+
+def _header_response(request: HttpRequest, conversation: Conversation, action: Callable[[], Any]) -> HttpResponse:
+    try:
+        action()
+    except ApplicationError as exc:
+        conversation.refresh_from_db()
+        context = _header_context(request, conversation, error=exc.detail)
+        return render(request, "console/partials/conversation_header.html", context, status=422)
+    conversation = _conversation(request, conversation.pk)
+    return render(request, "console/partials/conversation_header.html", _header_context(request, conversation))
+
+
+@agent_required
+@require_POST
+def conversation_assign_to_me(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    from apps.conversations.services import conversation_assign
+
+    conversation = _conversation(request, conversation_id)
+    return _header_response(
+        request,
+        conversation,
+        lambda: conversation_assign(conversation=conversation, agent=request.user, by=request.user),
+    )
+
+
+@agent_required
+@require_POST
+def conversation_transfer_to(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    from apps.conversations.services import conversation_transfer
+
+    conversation = _conversation(request, conversation_id)
+    agent_id = request.POST.get("agent", "")
+    agent = selectors.agents_all().filter(pk=int(agent_id)).first() if agent_id.isdigit() else None
+
+    def transfer() -> None:
+        if agent is None:
+            raise ApplicationError("Choose an agent to transfer to.", code="no_agent")
+        conversation_transfer(conversation=conversation, agent=agent, by=request.user)
+
+    return _header_response(request, conversation, transfer)
+
+
+@agent_required
+@require_POST
+def conversation_close_now(request: HttpRequest, conversation_id: int) -> HttpResponse:
+    from apps.conversations.services import conversation_close
+
+    conversation = _conversation(request, conversation_id)
+    return _header_response(
+        request, conversation, lambda: conversation_close(conversation=conversation, by=request.user)
+    )

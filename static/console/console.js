@@ -1,0 +1,214 @@
+/* SupportDesk agents' console: the small glue htmx does not do. No build step.
+ *
+ * - tells the console socket what the page shows (inbox filters and rows, the open conversation), again after
+ *   every reconnect (elements with data-ws-subscribe);
+ * - JSON frames from the socket (hello, ack, pong, error) are handled here, HTML fragments by htmx (hx-swap-oob);
+ * - snippets: "/retour" followed by Space or Tab (or a click on the hint) expands to the saved answer;
+ * - Ctrl/Cmd+Enter sends, the agent's typing is relayed, notifications fade, the thread scrolls down.
+ * Text is only ever put in the page with textContent.
+ */
+(function () {
+  "use strict";
+
+  var socket = null; // htmx-ext-ws socket wrapper (queues frames while reconnecting)
+  var snippets = null; // [{shortcut, title, body}]
+  var lastTyping = 0;
+
+  function send(frame) {
+    if (socket) socket.send(JSON.stringify(frame));
+  }
+
+  function subscriptionFrame(el) {
+    var d = el.dataset;
+    if (d.wsSubscribe === "inbox") {
+      return { type: "inbox", tab: d.tab || "", channel: d.channel || "", status: d.status || "", label: d.label || "", rows: d.rows || "" };
+    }
+    if (d.wsSubscribe === "open") {
+      return { type: "open", conversation_id: parseInt(d.conversationId, 10) };
+    }
+    return null;
+  }
+
+  function subscribeWithin(root) {
+    var els = [];
+    if (root.matches && root.matches("[data-ws-subscribe]")) els.push(root);
+    if (root.querySelectorAll) els = els.concat(Array.prototype.slice.call(root.querySelectorAll("[data-ws-subscribe]")));
+    els.forEach(function (el) {
+      var frame = subscriptionFrame(el);
+      if (frame) send(frame);
+    });
+  }
+
+  function setSocketState(state, text) {
+    var el = document.getElementById("socket-state");
+    if (el) {
+      el.dataset.state = state;
+      el.textContent = text;
+    }
+  }
+
+  function toast(text, kind) {
+    var box = document.getElementById("notifications");
+    if (!box) return;
+    var el = document.createElement("div");
+    el.className = "toast toast-" + (kind || "info");
+    el.setAttribute("role", "status");
+    el.dataset.testid = "notification";
+    el.textContent = text;
+    box.appendChild(el);
+    fade(el);
+  }
+
+  function fade(el) {
+    setTimeout(function () { el.remove(); }, 15000);
+  }
+
+  function scrollThread() {
+    document.querySelectorAll(".messages").forEach(function (ol) { ol.scrollTop = ol.scrollHeight; });
+  }
+
+  // ------------------------------------------------------------------ socket
+
+  document.addEventListener("htmx:wsOpen", function (evt) {
+    socket = evt.detail.socketWrapper;
+    setSocketState("open", "live");
+    subscribeWithin(document);
+  });
+
+  document.addEventListener("htmx:wsClose", function () {
+    setSocketState("closed", "live: reconnecting…");
+  });
+
+  document.addEventListener("htmx:wsBeforeMessage", function (evt) {
+    var message = evt.detail.message;
+    if (typeof message !== "string" || message.charAt(0) !== "{") return; // HTML fragments: htmx swaps them
+    evt.preventDefault();
+    var frame;
+    try { frame = JSON.parse(message); } catch (e) { return; }
+    if (frame.type === "error") toast(frame.detail || "The live connection refused a request.", "error");
+  });
+
+  document.addEventListener("htmx:wsAfterMessage", function () {
+    document.querySelectorAll("#notifications .toast:not([data-fading])").forEach(function (el) {
+      el.dataset.fading = "1";
+      fade(el);
+    });
+    document.querySelectorAll(".typing").forEach(function (el) {
+      if (el.textContent.trim() && !el.dataset.clearing) {
+        el.dataset.clearing = "1";
+        setTimeout(function () { el.textContent = ""; delete el.dataset.clearing; }, 6000);
+      }
+    });
+    scrollThread();
+  });
+
+  htmx.onLoad(function (elt) {
+    subscribeWithin(elt);
+    if (elt.querySelector && elt.querySelector(".messages")) scrollThread();
+    var input = elt.matches && elt.matches("form.reply") ? elt.querySelector("textarea") : null;
+    if (input && !elt.querySelector(".error")) input.focus();
+  });
+
+  document.addEventListener("click", function (evt) {
+    var close = evt.target.closest && evt.target.closest(".toast-close");
+    if (close) close.closest(".toast").remove();
+  });
+
+  // ------------------------------------------------------------------ reply box: snippets, shortcuts, typing
+
+  function loadSnippets() {
+    if (snippets !== null) return;
+    snippets = [];
+    var root = document.querySelector("[data-snippets-url]");
+    if (!root) return;
+    fetch(root.dataset.snippetsUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (r) { return r.ok ? r.json() : { snippets: [] }; })
+      .then(function (data) { snippets = data.snippets || []; })
+      .catch(function () { snippets = null; });
+  }
+
+  // The "/shortcut" being typed just before the caret, or null.
+  function tokenBeforeCaret(textarea) {
+    var before = textarea.value.slice(0, textarea.selectionStart);
+    var m = /(^|\s)\/([a-z0-9_-]*)$/.exec(before);
+    if (!m) return null;
+    return { prefix: m[2], start: before.length - m[2].length - 1, end: before.length };
+  }
+
+  function expand(textarea, token, snippet) {
+    var value = textarea.value;
+    textarea.value = value.slice(0, token.start) + snippet.body + value.slice(token.end);
+    var caret = token.start + snippet.body.length;
+    textarea.setSelectionRange(caret, caret);
+    hideHints(textarea);
+  }
+
+  function hintsBox(textarea) {
+    return textarea.form && textarea.form.querySelector(".snippet-hints");
+  }
+
+  function hideHints(textarea) {
+    var box = hintsBox(textarea);
+    if (box) { box.hidden = true; box.textContent = ""; }
+  }
+
+  function showHints(textarea, token) {
+    var box = hintsBox(textarea);
+    if (!box || !snippets) return;
+    var matches = snippets.filter(function (s) { return s.shortcut.indexOf(token.prefix) === 0; }).slice(0, 6);
+    box.textContent = "";
+    if (!matches.length) { box.hidden = true; return; }
+    matches.forEach(function (s) {
+      var b = document.createElement("button");
+      b.type = "button";
+      b.className = "snippet-hint";
+      b.dataset.testid = "snippet-hint";
+      b.textContent = "/" + s.shortcut + " — " + s.title;
+      b.addEventListener("click", function () {
+        var t = tokenBeforeCaret(textarea) || token;
+        expand(textarea, t, s);
+        textarea.focus();
+      });
+      box.appendChild(b);
+    });
+    box.hidden = false;
+  }
+
+  document.addEventListener("focusin", function (evt) {
+    if (evt.target.matches && evt.target.matches("form.reply textarea")) loadSnippets();
+  });
+
+  document.addEventListener("input", function (evt) {
+    var textarea = evt.target;
+    if (!(textarea.matches && textarea.matches("form.reply textarea"))) return;
+    var token = tokenBeforeCaret(textarea);
+    if (token) showHints(textarea, token); else hideHints(textarea);
+    var now = Date.now();
+    if (now - lastTyping > 3000 && textarea.value.trim()) {
+      lastTyping = now;
+      send({ type: "typing" });
+    }
+  });
+
+  document.addEventListener("keydown", function (evt) {
+    var textarea = evt.target;
+    if (!(textarea.matches && textarea.matches("form.reply textarea"))) return;
+    if ((evt.ctrlKey || evt.metaKey) && evt.key === "Enter") {
+      evt.preventDefault();
+      var sendButton = textarea.form.querySelector('[data-testid="reply-send"]');
+      if (sendButton && !sendButton.disabled) sendButton.click();
+      return;
+    }
+    if (evt.key === " " || evt.key === "Tab") {
+      var token = tokenBeforeCaret(textarea);
+      if (!token || !snippets) return;
+      var snippet = snippets.find(function (s) { return s.shortcut === token.prefix; });
+      if (snippet) {
+        evt.preventDefault();
+        expand(textarea, token, snippet);
+      }
+    } else if (evt.key === "Escape") {
+      hideHints(textarea);
+    }
+  });
+})();
