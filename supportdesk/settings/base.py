@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "apps.tickets",
     "apps.knowledge",
     "apps.copilot",
+    "apps.bot",
     "apps.integrations",
     "apps.widget",
 ]
@@ -327,6 +328,26 @@ KNOWLEDGE_MIN_SIMILARITY: dict[str, float] = {
 # --------------------------------------------------------------------------- agents' console (SPEC §6)
 # Seconds an open console counts as online without news from its socket (the socket refreshes it every third).
 CONSOLE_PRESENCE_TTL = env.int("CONSOLE_PRESENCE_TTL", default=60)
+
+# --------------------------------------------------------------------------- bot first line (SPEC §6)
+# Minimum cosine similarity between the question and the top retrieved passage for the bot to answer from the
+# knowledge base (below: "I'm not sure, shall I get you a human?"). Per embedding model, like
+# KNOWLEDGE_MIN_SIMILARITY; calibrated on the eval and off-topic sets (docs/benchmarks.md, "Bot first line").
+# Set, BOT_MIN_SCORE applies to every model; unset, a model without a calibrated value uses its
+# KNOWLEDGE_MIN_SIMILARITY.
+_BOT_MIN_SCORE = env.float("BOT_MIN_SCORE", default=None)
+BOT_MIN_SCORE: dict[str, float] = {
+    **({"default": _BOT_MIN_SCORE} if _BOT_MIN_SCORE is not None else {"use-multilingual-v3-384": 0.26}),
+    **json.loads(env.str("BOT_MIN_SCORE_PER_MODEL", default="{}")),
+}
+BOT_MAX_FAILURES = env.int("BOT_MAX_FAILURES", default=3)  # non-confident answers before handing over to a human
+BOT_NEGATIVE_THRESHOLD = env.int("BOT_NEGATIVE_THRESHOLD", default=3)  # negative-sentiment score that escalates
+BOT_URGENT_THRESHOLD = env.int("BOT_URGENT_THRESHOLD", default=5)  # ... and that makes the ticket URGENT
+BOT_TOP_K = env.int("BOT_TOP_K", default=3)  # knowledge hits retrieved per question
+BOT_PASSAGES = env.int("BOT_PASSAGES", default=1)  # of which an extractive answer's sentences may come from
+BOT_MAX_SENTENCES = env.int("BOT_MAX_SENTENCES", default=3)  # sentences of an extractive (local) answer
+BOT_MAX_INPUT_CHARS = env.int("BOT_MAX_INPUT_CHARS", default=20_000)  # longer messages are cut before the rules
+BOT_MAX_QUERY_CHARS = env.int("BOT_MAX_QUERY_CHARS", default=1_000)  # ... and before retrieval
 
 # --------------------------------------------------------------------------- Crisp (SPEC §10)
 CRISP_WEBHOOK_KEY = env.str("CRISP_WEBHOOK_KEY", default="")  # ?key= secret of website hooks
