@@ -9,13 +9,14 @@ django_asgi_app = get_asgi_application()  # must run before importing consumers 
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from apps.conversations.origins import SiteAndWidgetOriginValidator  # noqa: E402
 from supportdesk.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # ALLOWED_HOSTS for every socket, plus WIDGET_ALLOWED_ORIGINS for /ws/widget/ (apps.conversations.origins).
+        "websocket": SiteAndWidgetOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -22,4 +22,5 @@ urlpatterns = [
     path("api/", include("apps.core.api_urls")),
     path("webhooks/", include("apps.integrations.urls")),
     path("widget/", include("apps.widget.urls")),
+    path("contact/", include("apps.contact.urls")),
 ]

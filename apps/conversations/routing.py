@@ -1,5 +1,7 @@
-"""WebSocket routes of apps.conversations (the console's socket is routed by apps.console.routing)."""
+from django.urls import path
 
-from django.urls import URLPattern
+from apps.conversations import widget_consumer
 
-websocket_urlpatterns: list[URLPattern] = []
+websocket_urlpatterns = [
+    path("ws/widget/", widget_consumer.WidgetConsumer.as_asgi()),
+]

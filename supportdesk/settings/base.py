@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "apps.console",
     "apps.labels",
     "apps.tickets",
+    "apps.contact",
     "apps.knowledge",
     "apps.copilot",
     "apps.bot",
@@ -323,6 +324,28 @@ KNOWLEDGE_MIN_SIMILARITY: dict[str, float] = {
     "all-minilm-l6-v2-384": 0.30,
     "hashing-char3-5-384": 0.22,
     **json.loads(env.str("KNOWLEDGE_MIN_SIMILARITY_PER_MODEL", default="{}")),
+}
+
+# --------------------------------------------------------------------------- live chat and tickets (SPEC §6, §8)
+# Origins (scheme://host[:port]) of the sites that embed the widget: they get CORS on POST /api/widget/sessions and
+# may open /ws/widget/. The site's own ALLOWED_HOSTS are always allowed. "*" allows any site (not recommended).
+WIDGET_ALLOWED_ORIGINS = [o.rstrip("/").lower() for o in env.list("WIDGET_ALLOWED_ORIGINS", default=[])]
+WIDGET_RATE_LIMIT = env.int("WIDGET_RATE_LIMIT", default=20)  # widget messages per minute per client IP
+WIDGET_SESSIONS_RATE_LIMIT = env.int("WIDGET_SESSIONS_RATE_LIMIT", default=60)  # new sessions per hour per IP
+TICKETS_RATE_LIMIT = env.int("TICKETS_RATE_LIMIT", default=5)  # tickets (contact form, API) per hour per client IP
+WIDGET_TOKEN_MAX_AGE = env.int("WIDGET_TOKEN_MAX_AGE", default=30 * 24 * 3600)  # seconds a visitor token lives
+WIDGET_CONTEXT_MAX_AGE = env.int("WIDGET_CONTEXT_MAX_AGE", default=24 * 3600)  # seconds a context token lives
+WIDGET_MESSAGE_MAX_CHARS = env.int("WIDGET_MESSAGE_MAX_CHARS", default=4000)
+WIDGET_HISTORY_LIMIT = env.int("WIDGET_HISTORY_LIMIT", default=200)  # messages replayed when a widget connects
+# Reverse proxies (IPs or CIDR networks) whose X-Forwarded-For is believed when they are the direct peer.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+# SLA (SPEC §8): acknowledge within N minutes; first contact within N hours, by priority.
+TICKETS_SLA_ACK_MINUTES = env.int("TICKETS_SLA_ACK_MINUTES", default=15)
+TICKETS_SLA_FIRST_CONTACT_HOURS: dict[str, float] = {
+    "URGENT": env.float("TICKETS_SLA_URGENT_HOURS", default=1.0),
+    "HIGH": env.float("TICKETS_SLA_HIGH_HOURS", default=4.0),
+    "MEDIUM": env.float("TICKETS_SLA_MEDIUM_HOURS", default=24.0),
+    "LOW": env.float("TICKETS_SLA_LOW_HOURS", default=48.0),
 }
 
 # --------------------------------------------------------------------------- agents' console (SPEC §6)
