@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from apps.conversations import events
 from apps.conversations.models import Channel, Contact, Conversation, Message
-from apps.conversations.tokens import InvalidToken, context_token_read, visitor_nonce_new, visitor_token_make
+from apps.conversations.tokens import context_token_read, visitor_nonce_new, visitor_token_make
 from apps.conversations.validators import contact_details_clean
 from apps.core.exceptions import ApplicationError
 from apps.core.permissions import is_agent
@@ -122,7 +122,7 @@ def widget_session_create(
     With a context token from the /contact/ form, the visitor continues that form's ticket: the ticket's contact
     (completed with any details given here) and, when the ticket already has an unclosed widget conversation,
     that conversation (a new token for it). Raises ApplicationError (code ``invalid_contact``, the fields'
-    errors in ``extra["fields"]``) for bad details and InvalidToken (code ``invalid_context``) for a bad context.
+    errors in ``extra["fields"]``) for bad details, or code ``invalid_context`` for a bad context token.
     """
     from apps.tickets.models import Ticket
     from apps.tickets.services import ticket_conversation_link
@@ -133,7 +133,7 @@ def widget_session_create(
         ticket_id = context_token_read(context_token)
         ticket = Ticket.objects.select_related("contact", "conversation").filter(pk=ticket_id).first()
         if ticket is None:
-            raise InvalidToken("This context token is not valid.", code="invalid_context")
+            raise ApplicationError("This context token is not valid or has expired.", code="invalid_context")
         existing = ticket.conversation
         if (
             existing is not None

@@ -60,13 +60,15 @@ def context_token_make(*, ticket_id: int) -> str:
 
 
 def context_token_read(token: str) -> int:
-    """The ticket id a context token carries. Raises InvalidToken (code ``invalid_context``)."""
+    """The ticket id a context token carries. Raises ApplicationError (400, code ``invalid_context``): it is a
+    field of a request body, not the request's credential."""
+    error = ApplicationError("This context token is not valid or has expired.", code="invalid_context")
     if not isinstance(token, str) or len(token) > 512:
-        raise InvalidToken("This context token is not valid.", code="invalid_context")
+        raise error
     try:
         data = signing.loads(token, salt=CONTEXT_SALT, max_age=settings.WIDGET_CONTEXT_MAX_AGE)
     except signing.BadSignature as exc:  # SignatureExpired is a BadSignature
-        raise InvalidToken("This context token is not valid or has expired.", code="invalid_context") from exc
+        raise error from exc
     if not isinstance(data, dict) or not isinstance(data.get("t"), int):
-        raise InvalidToken("This context token is not valid.", code="invalid_context")
+        raise error
     return int(data["t"])

@@ -119,6 +119,9 @@ class WidgetConsumer(AsyncWebsocketConsumer):
             return
         try:
             if kind == "message":
+                if self.last_status == Conversation.Status.OPEN:
+                    # The bot answers in-process and may take a few seconds: say so to every open view.
+                    await events.typing_send(conversation_id=self.conversation_id, role=Message.Role.BOT)
                 await database_sync_to_async(self._message)(frame["text"])
             elif kind == "human":
                 await database_sync_to_async(self._human)()
