@@ -204,7 +204,9 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": "supportdesk:channels:"},
+        # A socket read timeout above channels_redis' 5 s blocking receive (BZPOPMIN): redis-py 8 defaults to 5 s,
+        # which cut every idle WebSocket's receive loop after 5 s ("Timeout reading from ...").
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 15}], "prefix": "supportdesk:channels:"},
     }
 }
 CACHES = {
