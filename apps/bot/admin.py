@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import URLPattern, path
@@ -41,6 +42,8 @@ class SmartReplyAdmin(admin.ModelAdmin):
         ]
 
     def tester_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         form = _TesterForm(request.POST or None)
         context: dict[str, Any] = {
             **self.admin_site.each_context(request),

@@ -12,8 +12,10 @@ _AGENT_PERMISSIONS: dict[str, tuple[str, ...]] = {
     "labels": ("view",),
     "knowledge": ("view",),
     "copilot": ("view", "change"),
+    "bot": ("view",),
 }
 _SUPERVISOR_APPS = (
+    "bot",
     "conversations",
     "labels",
     "tickets",
