@@ -24,7 +24,7 @@ import httpx
 import pytest
 from django.conf import settings
 
-from tests.conftest import PYTHON, ROOT, child_env
+from tests.conftest import PYTHON, ROOT, WorkerProcess, _purge_queues, child_env
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -37,6 +37,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 AGENT_PASSWORD = "correct horse battery staple"  # tests/core/factories.UserFactory's
+ASYNC_UNSAFE = "DJANGO_ALLOW_ASYNC_UNSAFE"
 
 
 def pytest_collection_modifyitems(config: Any, items: list[pytest.Item]) -> None:
@@ -49,6 +50,12 @@ def pytest_collection_modifyitems(config: Any, items: list[pytest.Item]) -> None
     for item in items:
         if Path(str(item.fspath)).is_relative_to(here):
             item.add_marker(skip)
+
+
+def child_env_without_unsafe(**extra: str) -> dict[str, str]:
+    env = child_env(**extra)
+    env.pop(ASYNC_UNSAFE, None)
+    return env
 
 
 def _free_port() -> int:
@@ -110,11 +117,11 @@ class LiveServer:
 
 
 @pytest.fixture(scope="module")
-def live_server(request: Any, django_db_setup: Any, django_db_blocker: Any) -> Iterator[LiveServer]:
+def daphne_server(request: Any, django_db_setup: Any, django_db_blocker: Any) -> Iterator[LiveServer]:
     """daphne for one test module, on the test database and Redis (so the data of transactional tests is seen).
     A module's `LIVE_SERVER_ENV` dict adds settings (e.g. a lower rate limit)."""
     with django_db_blocker.unblock():
-        env = child_env(**getattr(request.module, "LIVE_SERVER_ENV", {}))
+        env = child_env_without_unsafe(**getattr(request.module, "LIVE_SERVER_ENV", {}))
     port = _free_port()
     server = LiveServer(port=port, env=env, log_path=Path(settings.DATA_DIR) / f"daphne-{port}.log").start()
     yield server
@@ -125,6 +132,21 @@ def live_server(request: Any, django_db_setup: Any, django_db_blocker: Any) -> I
 def browser() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
+    # Playwright's sync API keeps an asyncio loop marked as running in this thread, so Django's ORM would refuse
+    # the tests' own (synchronous, same-thread) queries. Allowed in this process only: `child_env_without_unsafe`
+    # keeps it away from the server and the worker, whose async code must stay checked.
+    previous = os.environ.get(ASYNC_UNSAFE)
+    os.environ[ASYNC_UNSAFE] = "true"
+    try:
+        yield from _launch(sync_playwright)
+    finally:
+        if previous is None:
+            os.environ.pop(ASYNC_UNSAFE, None)
+        else:
+            os.environ[ASYNC_UNSAFE] = previous
+
+
+def _launch(sync_playwright: Any) -> Iterator[Any]:
     with sync_playwright() as pw:
         # Playwright starts Chromium on a fresh temporary --user-data-dir of its own (it refuses one in `args`)
         # and gives every context its own cookies and storage on top of it.
@@ -175,3 +197,14 @@ def login_agent(page: Any, base_url: str, username: str, password: str = AGENT_P
     page.locator("input[name=password]").fill(password)
     page.locator("form[action*='login'] button[type=submit], form[action*='login'] input[type=submit]").first.click()
     page.wait_for_url(f"{base_url}/console/**")
+
+
+@pytest.fixture(scope="module")
+def celery_worker_process(django_db_setup: Any, django_db_blocker: Any) -> Iterator[WorkerProcess]:
+    """tests/conftest.py's worker, started without this process' DJANGO_ALLOW_ASYNC_UNSAFE (see `browser`)."""
+    _purge_queues()
+    with django_db_blocker.unblock():
+        env = child_env_without_unsafe()
+    worker = WorkerProcess(f"browser-{os.getpid()}", env)
+    yield worker
+    worker.stop()

@@ -76,11 +76,11 @@ def open_conversation_in_console(agent: Any, conversation_id: int) -> Any:
 
 
 def test_customer_bot_agent_survey_and_labels(
-    live_server: Any, celery_worker_process: Any, new_page: Any, demo_knowledge: int, agent_user: Any
+    daphne_server: Any, celery_worker_process: Any, new_page: Any, demo_knowledge: int, agent_user: Any
 ) -> None:
     from apps.conversations.models import Conversation
 
-    base = live_server.url
+    base = daphne_server.url
     customer, customer_watch = new_page()
     agent, agent_watch = new_page()
 
@@ -181,8 +181,8 @@ def test_customer_bot_agent_survey_and_labels(
     assert agent_watch.errors == [], agent_watch.errors
 
 
-def test_the_customer_sees_the_agent_typing(live_server: Any, new_page: Any, agent_user: Any) -> None:
-    base = live_server.url
+def test_the_customer_sees_the_agent_typing(daphne_server: Any, new_page: Any, agent_user: Any) -> None:
+    base = daphne_server.url
     customer, _ = new_page()
     agent, _ = new_page()
     login_agent(agent, base, agent_user.username)

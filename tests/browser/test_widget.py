@@ -27,11 +27,11 @@ def open_widget(page: Any, base_url: str, query: str = "") -> None:
     expect(page.get_by_test_id("widget-panel")).to_be_visible()
 
 
-def test_prechat_form_validates_phone_and_email_in_the_browser(live_server: Any, new_page: Any) -> None:
+def test_prechat_form_validates_phone_and_email_in_the_browser(daphne_server: Any, new_page: Any) -> None:
     page, watch = new_page()
     session_requests: list[str] = []
     page.on("request", lambda r: session_requests.append(r.url) if "/api/widget/sessions" in r.url else None)
-    open_widget(page, live_server.url, "?prechat=required")
+    open_widget(page, daphne_server.url, "?prechat=required")
 
     form = page.get_by_test_id("prechat-form")
     expect(form).to_be_visible()
@@ -47,15 +47,15 @@ def test_prechat_form_validates_phone_and_email_in_the_browser(live_server: Any,
     expect(form).to_contain_text("téléphone invalide")
     expect(form).to_contain_text("e-mail invalide")
     assert session_requests == [], "invalid details must not reach the server"
-    assert stored_session(page, live_server.url) is None
+    assert stored_session(page, daphne_server.url) is None
     assert watch.errors == []
 
 
-def test_prechat_details_start_a_session_with_the_contact(live_server: Any, new_page: Any) -> None:
+def test_prechat_details_start_a_session_with_the_contact(daphne_server: Any, new_page: Any) -> None:
     from apps.conversations.models import Conversation
 
     page, watch = new_page()
-    open_widget(page, live_server.url, "?prechat=on")
+    open_widget(page, daphne_server.url, "?prechat=on")
     page.get_by_test_id("prechat-name").fill("Camille Martin")
     page.get_by_test_id("prechat-phone").fill("+33 6 39 98 12 34")
     page.get_by_test_id("prechat-email").fill("camille@alize.example")
@@ -63,7 +63,7 @@ def test_prechat_details_start_a_session_with_the_contact(live_server: Any, new_
 
     expect(page.get_by_test_id("widget-input")).to_be_enabled()
     expect(page.get_by_test_id("prechat-form")).to_have_count(0)
-    session = stored_session(page, live_server.url)
+    session = stored_session(page, daphne_server.url)
     assert session and session["token"]
     conversation = Conversation.objects.select_related("contact").get(pk=session["conversation_id"])
     assert conversation.channel == "widget"
@@ -73,9 +73,9 @@ def test_prechat_details_start_a_session_with_the_contact(live_server: Any, new_
     assert watch.errors == []
 
 
-def test_text_is_never_html_and_the_history_survives_a_reload(live_server: Any, new_page: Any) -> None:
+def test_text_is_never_html_and_the_history_survives_a_reload(daphne_server: Any, new_page: Any) -> None:
     page, watch = new_page()
-    open_widget(page, live_server.url)
+    open_widget(page, daphne_server.url)
     expect(page.get_by_test_id("widget-input")).to_be_enabled()
     page.get_by_test_id("widget-input").fill(XSS)
     page.get_by_test_id("widget-send").click()
@@ -89,7 +89,7 @@ def test_text_is_never_html_and_the_history_survives_a_reload(live_server: Any, 
     before = page.locator("[data-testid=widget-message]").evaluate_all(
         "els => els.map(e => [e.dataset.role, e.dataset.id, e.querySelector('.sd-text').textContent])"
     )
-    session = stored_session(page, live_server.url)
+    session = stored_session(page, daphne_server.url)
     assert session and session["token"]
 
     page.reload()
@@ -100,20 +100,20 @@ def test_text_is_never_html_and_the_history_survives_a_reload(live_server: Any, 
         "els => els.map(e => [e.dataset.role, e.dataset.id, e.querySelector('.sd-text').textContent])"
     )
     assert after == before, "the same conversation, in order, from the server's history"
-    assert stored_session(page, live_server.url) == session
+    assert stored_session(page, daphne_server.url) == session
     assert page.locator("#supportdesk-widget img").count() == 0
     assert watch.dialogs == [] and watch.errors == []
 
 
-def test_the_widget_reconnects_after_the_server_restarts(live_server: Any, new_page: Any) -> None:
+def test_the_widget_reconnects_after_the_server_restarts(daphne_server: Any, new_page: Any) -> None:
     page, watch = new_page()
-    open_widget(page, live_server.url)
+    open_widget(page, daphne_server.url)
     status = page.get_by_test_id("widget-status")
     expect(status).to_have_text("Assistant virtuel")
 
-    live_server.stop()
+    daphne_server.stop()
     expect(status).to_contain_text("Connexion perdue")
-    live_server.start()
+    daphne_server.start()
     expect(status).to_have_text("Assistant virtuel", timeout=45_000)
 
     page.get_by_test_id("widget-input").fill("bonjour")
@@ -123,10 +123,10 @@ def test_the_widget_reconnects_after_the_server_restarts(live_server: Any, new_p
     assert watch.errors == []
 
 
-def test_host_page_css_does_not_reach_the_widget(live_server: Any, new_page: Any) -> None:
+def test_host_page_css_does_not_reach_the_widget(daphne_server: Any, new_page: Any) -> None:
     """The demo page styles every button with uppercase text and a dashed red border; the widget's are untouched."""
     page, _ = new_page()
-    open_widget(page, live_server.url)
+    open_widget(page, daphne_server.url)
     send = page.get_by_test_id("widget-send")
     style = send.evaluate("b => { const s = getComputedStyle(b); return [s.textTransform, s.borderTopStyle]; }")
     assert style == ["none", "none"]
