@@ -4,16 +4,27 @@ not leak in. Protocol: SPEC §6; behaviour agreed in docs/live-chat.md."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.conftest import free_port
+
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
 
 XSS = "<img src=x onerror=alert(1)>"
+# Another site, on an origin outside ALLOWED_HOSTS (Chromium maps *.test to 127.0.0.1), that embeds the widget
+# served by the live server: it must be listed in WIDGET_ALLOWED_ORIGINS.
+OTHER_SITE = f"http://shop.test:{free_port()}"
+LIVE_SERVER_ENV = {"WIDGET_ALLOWED_ORIGINS": OTHER_SITE}
 
 
 def stored_session(page: Any, base_url: str) -> dict[str, Any] | None:
@@ -139,3 +150,39 @@ def test_host_page_css_does_not_reach_the_widget(daphne_server: Any, new_page: A
     page.keyboard.press("Escape")
     expect(page.get_by_test_id("widget-panel")).to_be_hidden()
     expect(page.get_by_test_id("widget-bubble")).to_be_focused()
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def other_site(daphne_server: Any, tmp_path: Path) -> Iterator[str]:
+    """A plain static page on another origin with nothing but the one tag, as a customer's site would have."""
+    (tmp_path / "index.html").write_text(
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Another shop</title></head>'
+        "<body><h1>Another shop</h1>"
+        f'<script src="{daphne_server.url}/static/widget/widget.js" data-lang="en" data-prechat="off" async></script>'
+        "</body></html>"
+    )
+    server = ThreadingHTTPServer(
+        ("127.0.0.1", int(OTHER_SITE.rsplit(":", 1)[1])), functools.partial(_QuietHandler, directory=str(tmp_path))
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"{OTHER_SITE}/index.html"
+    server.shutdown()
+    server.server_close()
+
+
+def test_one_tag_on_another_site(daphne_server: Any, other_site: str, new_page: Any) -> None:
+    page, watch = new_page()
+    page.goto(other_site)
+    page.get_by_test_id("widget-bubble").click()
+    expect(page.get_by_test_id("widget-status")).to_have_text("Virtual assistant")  # data-lang="en"
+    page.get_by_test_id("widget-input").fill("hello")
+    page.get_by_test_id("widget-input").press("Enter")
+    expect(page.locator("[data-testid=widget-message][data-role=bot]").first).to_be_visible(timeout=30_000)
+    session = stored_session(page, daphne_server.url)  # kept by the customer's site, keyed by the server
+    assert session and session["conversation_id"]
+    assert watch.errors == []
