@@ -34,7 +34,6 @@
       prechatIntro: "Pour mieux vous aider, présentez-vous :", name: "Nom", phone: "Téléphone", email: "E-mail",
       optional: " (facultatif)", start: "Démarrer la conversation", required: "Ce champ est obligatoire.",
       badPhone: "Numéro de téléphone invalide (6 à 20 chiffres, + autorisé).", badEmail: "Adresse e-mail invalide.",
-      tooLong: "Trop long.",
       roles: { customer: "Vous", bot: "Assistant", agent: "Conseiller", system: "Info" },
       status: { open: "Assistant virtuel", escalated: "Un conseiller va vous répondre", closed: "Conversation terminée" },
       typing: { agent: "Un conseiller écrit…", bot: "L’assistant écrit…" },
@@ -54,7 +53,6 @@
       prechatIntro: "To help you better, tell us who you are:", name: "Name", phone: "Phone", email: "E-mail",
       optional: " (optional)", start: "Start the conversation", required: "This field is required.",
       badPhone: "Invalid phone number (6 to 20 digits, + allowed).", badEmail: "Invalid e-mail address.",
-      tooLong: "Too long.",
       roles: { customer: "You", bot: "Assistant", agent: "Agent", system: "Info" },
       status: { open: "Virtual assistant", escalated: "An agent will answer you", closed: "Conversation closed" },
       typing: { agent: "An agent is typing…", bot: "The assistant is typing…" },
@@ -267,7 +265,6 @@
       else if (v && name === "phone" && !/^\+?[0-9 ().\-]{6,25}$/.test(v)) msg = T.badPhone;
       else if (v && name === "phone" && (v.replace(/\D/g, "").length < 6 || v.replace(/\D/g, "").length > 20)) msg = T.badPhone;
       else if (v && name === "email" && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(v)) msg = T.badEmail;
-      else if (v.length > 200) msg = T.tooLong;
       fieldError(name, msg);
       if (msg) { ok = false; firstBad = firstBad || f.input; }
       if (v) data[name] = v;
@@ -394,6 +391,7 @@
     if (s !== status) {
       status = s;
       if (s !== "closed") csatBox.textContent = "";
+      if (s === "open") resetHuman();
       if (s === "closed") { hideTyping(); input.blur(); }
     }
     render();
@@ -415,6 +413,7 @@
       startWait(wait || 10);
       return;
     }
+    resetHuman();
     notice(T.sorry + (typeof f.detail === "string" ? f.detail : f.code || ""));
   }
   function startWait(seconds) {
@@ -501,6 +500,7 @@
     var now = Date.now();
     if (input.value && now - lastTyping > 3000 && ws && opened) { lastTyping = now; ws.send(JSON.stringify({ type: "typing" })); }
   });
+  function resetHuman() { humanBtn.disabled = false; humanBtn.textContent = T.human; }
   function askHuman() {
     if (!session) return;
     sendFrame({ type: "human" });
@@ -553,7 +553,7 @@
     session = null; save(null);
     shown = {}; outbox = []; status = "open"; retry = 0; refused = 0; serverUp = false;
     log.textContent = ""; csatBox.textContent = ""; formBox.textContent = ""; fields = {};
-    humanBtn.disabled = false; humanBtn.textContent = T.human;
+    resetHuman();
     hideTyping();
     if (PRECHAT === "off" && (fromUser || isOpen)) createSession({});
     render();
