@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from apps.ai.models import LLMCall
 from apps.bot.services import BotReply, bot_respond
@@ -301,3 +303,13 @@ def test_logs_carry_no_message_content(kb: Any, caplog: pytest.LogCaptureFixture
     assert caplog.records  # the reply is logged...
     for record in caplog.records:  # ...without content
         assert "dupont" not in record.getMessage() and "dupont" not in str(record.__dict__)
+
+
+@given(text=st.text(max_size=2000))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_any_text_gets_a_reply_of_a_known_kind_without_writes(kb: Any, text: str) -> None:
+    with CaptureQueriesContext(connection) as queries:
+        reply = bot_respond(conversation=None, text=text)
+    assert reply.kind in KINDS and reply.text.strip() and reply.language in ("fr", "en")
+    assert (reply.kind == "escalation") == (reply.escalate_reason is not None)
+    assert not [q for q in queries.captured_queries if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE"))]
