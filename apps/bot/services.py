@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from django.conf import settings
+from django.db import transaction
 
 from apps.ai.local.text import words
 from apps.bot import replies
@@ -92,7 +93,10 @@ def bot_respond(*, conversation: Conversation | None, text: str) -> BotReply:
     text = text if isinstance(text, str) else ""
     text = text.replace("\x00", "")[: settings.BOT_MAX_INPUT_CHARS]
     try:
-        reply = _respond(conversation, text)
+        # A savepoint: a database error inside (a failed search query) must not abort the caller's transaction,
+        # in which the conversation service goes on to store the reply.
+        with transaction.atomic():
+            reply = _respond(conversation, text)
     except Exception as exc:  # the customer must always get an answer; the error is logged without content
         logger.error(
             "bot reply failed",

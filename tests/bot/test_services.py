@@ -313,3 +313,24 @@ def test_any_text_gets_a_reply_of_a_known_kind_without_writes(kb: Any, text: str
     assert reply.kind in KINDS and reply.text.strip() and reply.language in ("fr", "en")
     assert (reply.kind == "escalation") == (reply.escalate_reason is not None)
     assert not [q for q in queries.captured_queries if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE"))]
+
+
+def test_a_database_error_inside_leaves_the_callers_transaction_usable(
+    kb: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The conversation service calls the bot inside its own transaction and then stores the reply."""
+    from django.db import transaction
+
+    from apps.knowledge import selectors
+
+    def failing_query(*args: Any, **kwargs: Any) -> Any:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT no_such_column FROM knowledge_chunk")
+
+    monkeypatch.setattr(selectors, "knowledge_search", failing_query)
+    conversation = ConversationFactory()
+    with transaction.atomic():
+        reply = bot_respond(conversation=conversation, text="my SIM card is from 2018, will it do 5G?")
+        assert reply.kind == "no_answer"
+        _bot_said(conversation, reply)  # would raise "current transaction is aborted" without the savepoint
+    assert Message.objects.filter(conversation=conversation, role=Message.Role.BOT).count() == 1
