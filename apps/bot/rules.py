@@ -128,7 +128,7 @@ NEGATIVE_LEXICON: dict[str, int] = {
     # French
     "putain": 3, "merde": 3, "bordel": 3, "connard": 3, "connards": 3, "connasse": 3, "encule": 3, "encules": 3,
     "enfoire": 3, "enfoires": 3, "salaud": 3, "salauds": 3, "salopards": 3, "escroc": 3, "escrocs": 3,
-    "escroquerie": 3, "arnaque": 3, "arnaqueurs": 3, "voleurs": 3, "voleur": 2, "inadmissible": 3,
+    "escroquerie": 2, "arnaque": 2, "arnaqueurs": 3, "voleurs": 3, "voleur": 2, "inadmissible": 3,
     "scandaleux": 3, "scandaleuse": 3, "scandale": 3, "honteux": 3, "honteuse": 3, "inacceptable": 3,
     "furieux": 3, "furieuse": 3, "exaspere": 3, "exasperee": 3, "ras le bol": 3, "ras-le-bol": 3, "foutage": 3,
     "vous foutez": 3, "se fout": 3, "foutre": 2, "j'en ai marre": 2, "marre": 2, "lamentable": 2, "minable": 2,
@@ -138,7 +138,7 @@ NEGATIVE_LEXICON: dict[str, int] = {
     "catastrophe": 1, "abuse": 1, "abusez": 2, "incroyable": 1, "inutile": 1,
     # English
     "fuck": 3, "fucking": 3, "fucked": 3, "shit": 3, "bullshit": 3, "wtf": 3, "asshole": 3, "bastards": 3,
-    "scam": 3, "scammers": 3, "thieves": 3, "rip-off": 3, "ripoff": 3, "outrageous": 3, "unacceptable": 3,
+    "scam": 2, "scammers": 3, "thieves": 3, "rip-off": 3, "ripoff": 3, "outrageous": 3, "unacceptable": 3,
     "disgraceful": 3, "disgusting": 3, "furious": 3, "livid": 3, "pissed": 3, "fed up": 2, "sick of": 2,
     "pathetic": 2, "ridiculous": 2, "appalling": 2, "shameful": 2, "angry": 2, "damn": 2,
     "crap": 2, "liars": 2, "useless": 1, "worst": 1, "terrible": 1, "horrible": 1, "awful": 1, "disappointed": 1,
@@ -205,8 +205,17 @@ def escalation_for(text: str, *, negative_threshold: int, urgent_threshold: int)
     """The first escalation rule ``text`` triggers, in the order of the contract's reasons, or None.
     ``human_request`` gets no category here (the caller guesses the topic)."""
     norm = normalise(text)
+    specific = _specific_escalation(text, norm, negative_threshold, urgent_threshold)
     if asks_for_human(text, norm):
+        # « je veux un conseiller pour résilier »: the request for a human, with the ticket of what it is about
+        if specific is not None:
+            return Escalation("human_request", specific.category, specific.priority)
         return Escalation("human_request", None, "MEDIUM")
+    return specific
+
+
+def _specific_escalation(text: str, norm: str, negative_threshold: int, urgent_threshold: int) -> Escalation | None:
+    sentiment = negative_sentiment(text)
     for reason, pattern in (
         ("cancellation", CANCELLATION),
         ("refund", REFUND),
@@ -215,11 +224,7 @@ def escalation_for(text: str, *, negative_threshold: int, urgent_threshold: int)
     ):
         if pattern.search(norm):
             category, priority = REASON_TICKET[reason]
-            sentiment = negative_sentiment(text)
-            if sentiment.score >= urgent_threshold:
-                priority = "URGENT"
-            return Escalation(reason, category, priority)
-    sentiment = negative_sentiment(text)
+            return Escalation(reason, category, "URGENT" if sentiment.score >= urgent_threshold else priority)
     if sentiment.score >= negative_threshold:
         category, priority = REASON_TICKET["negative_sentiment"]
         return Escalation("negative_sentiment", category, "URGENT" if sentiment.score >= urgent_threshold else priority)

@@ -187,6 +187,25 @@ def test_questions_near_the_rules_do_not_escalate(kb: Any, text: str) -> None:
     assert bot_respond(conversation=None, text=text).kind != "escalation"
 
 
+@pytest.mark.parametrize(
+    ("text", "category", "priority"),
+    [
+        ("je veux parler à un conseiller pour résilier ma box", "cancellation", "HIGH"),
+        ("I want to talk to a human, I want a refund", "billing", "HIGH"),
+    ],
+)
+def test_a_human_request_about_a_sensitive_topic_gets_that_topics_ticket(
+    kb: Any, text: str, category: str, priority: str
+) -> None:
+    reply = bot_respond(conversation=None, text=text)
+    assert (reply.escalate_reason, reply.category, reply.priority) == ("human_request", category, priority)
+
+
+def test_a_phishing_question_is_not_anger(kb: Any) -> None:
+    reply = bot_respond(conversation=None, text="j'ai reçu un SMS d'arnaque qui me demande mes codes, que faire ?")
+    assert reply.kind != "escalation"
+
+
 def test_a_human_request_gets_the_topic_of_the_conversation_as_category(kb: Any) -> None:
     conversation = ConversationFactory()
     MessageFactory(conversation=conversation, role=Message.Role.CUSTOMER, text="ma facture est trop élevée")
