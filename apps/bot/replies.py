@@ -45,3 +45,5 @@ DECLINED = {
     "fr": "D'accord. Posez-moi une autre question, ou reformulez la précédente.",
     "en": "All right. Ask me another question, or rephrase the previous one.",
 }
+
+GREETING_PREFIX = {"fr": "Bonjour !", "en": "Hello!"}

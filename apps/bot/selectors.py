@@ -15,13 +15,16 @@ if TYPE_CHECKING:
     from apps.conversations.models import Conversation
 
 # Words a greeting, thanks or goodbye may carry without being a question (« merci pour votre aide »,
-# "thanks a lot, have a good one"): with `whole_message`, only these may remain beside the pattern.
+# "thanks a lot, have a good one", « bonjour, j'ai une question »: the greeting invites the question itself):
+# with `whole_message`, only these may remain beside the pattern.
 _FILLER = frozenset(
     """
     aide reponse reponses infos info information informations beaucoup bcp lot much great super parfait perfect top
     genial cool nickel ok okay accord revoir bientot tard bonne bon journee soiree matin day good nice have everyone
     tous monde there again tout all help answer your rapide quick fast reply bye see soon later tchao ciao
     re encore avance advance so very vraiment really team equipe alize assistant bot robot madame monsieur
+    question questions probleme problemes souci soucis demande renseignement renseignements besoin petite petit
+    problem problems issue need ask quick small simple
     """.split()
 )
 MAX_WHOLE_MESSAGE_WORDS = 12
@@ -65,7 +68,9 @@ def _keyword_match(line: str, tokens: list[str]) -> list[str] | None:
 def _whole(tokens: list[str], used: list[str]) -> bool:
     if len(tokens) > MAX_WHOLE_MESSAGE_WORDS:
         return False
-    rest = [t for t in tokens if t not in used and t not in STOPWORDS and t not in _FILLER and len(t) > 1]
+    tokens = [t for t in tokens if t not in used]
+    tokens = [re.sub(r"^(?:[ldjmnstc]|qu)'", "", t) for t in tokens]  # j'ai -> ai, l'aide -> aide
+    rest = [t for t in tokens if t not in STOPWORDS and t not in _FILLER and len(t) > 1]
     return not rest
 
 

@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 
 Kind = Literal["smart", "knowledge", "no_answer", "escalation"]
 _NEGATIVE_ANSWERS = frozenset("non no nope nan pas merci thanks".split())
+_GREETINGS = frozenset("bonjour bonsoir salut coucou hello hi hey".split())
 
 
 @dataclass
@@ -176,6 +177,8 @@ def _respond(conversation: Conversation | None, text: str) -> BotReply:
     reply = _knowledge_answer(text[: settings.BOT_MAX_QUERY_CHARS], lang)
     if not reply.confident and history.failures + 1 >= settings.BOT_MAX_FAILURES:
         return _escalation("bot_failures", lang, _topic(text, history), "MEDIUM")
+    if tokens[0] in _GREETINGS:  # « bonjour, ma box ne marche plus »: greet back before answering
+        reply.text = f"{replies.GREETING_PREFIX[reply.language]} {reply.text}"
     return reply
 
 

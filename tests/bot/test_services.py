@@ -67,9 +67,17 @@ def test_greetings_thanks_goodbyes_are_smart_replies_without_any_model(
     assert LLMCall.objects.count() == 0
 
 
-def test_a_greeting_inside_a_question_is_not_a_smart_reply(kb: Any) -> None:
+def test_a_greeting_inside_a_question_is_not_a_smart_reply_but_is_returned(kb: Any) -> None:
     reply = bot_respond(conversation=None, text="bonjour, ma box ne marche plus depuis l'orage")
-    assert reply.kind != "smart"
+    assert reply.kind in ("knowledge", "no_answer") and reply.text.startswith("Bonjour ! ")
+
+
+@pytest.mark.parametrize(
+    ("text", "starts"), [("Bonjour, j'ai une question", "Bonjour !"), ("hello, I have a quick question", "Hello!")]
+)
+def test_a_greeting_announcing_a_question_is_a_greeting(kb: Any, text: str, starts: str) -> None:
+    reply = bot_respond(conversation=None, text=text)
+    assert (reply.kind, reply.confident) == ("smart", True) and reply.text.startswith(starts)
 
 
 @pytest.mark.parametrize(
