@@ -70,3 +70,12 @@ def test_agents_cannot_reach_the_tester(client: Client, agent_user: Any) -> None
     client.force_login(agent_user)
     response = client.post("/admin/bot/smartreply/tester/", {"message": "bonjour"})
     assert response.status_code == 302  # to the admin login
+
+
+def test_changelist_and_change_form_render(client: Client, supervisor_user: Any) -> None:
+    client.force_login(supervisor_user)
+    body = client.get("/admin/bot/smartreply/").content.decode()
+    assert "/admin/bot/smartreply/tester/" in body and "Salutation" in body and "Opening hours" in body
+    rule = SmartReply.objects.get(name="Opening hours")
+    assert client.get(f"/admin/bot/smartreply/{rule.pk}/change/").status_code == 200
+    assert client.get("/admin/bot/smartreply/tester/").status_code == 200
