@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -16,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.bot.services import BotReply, bot_respond
 from apps.conversations import events
 from apps.conversations.models import Channel, Contact, Conversation, Message
 from apps.conversations.tokens import context_token_read, visitor_nonce_new, visitor_token_make
@@ -98,10 +98,11 @@ def _message_create(
     text: str,
     author: Any = None,
     sources: list[dict[str, str]] | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> Message:
     """Inside a transaction: store, stamp the conversation, send ``message.new`` after commit."""
     message = Message.objects.create(
-        conversation=conversation, role=role, text=text, author=author, sources=sources or []
+        conversation=conversation, role=role, text=text, author=author, sources=sources or [], metadata=metadata or {}
     )
     Conversation.objects.filter(pk=conversation.pk).update(
         last_message_at=message.created_at, updated_at=timezone.now()
@@ -227,40 +228,13 @@ def message_post(
     return message
 
 
-@dataclass
-class _Reply:
-    """What the conversation service needs of apps.bot's BotReply (docs/live-chat.md)."""
-
-    text: str = ""
-    sources: list[dict[str, str]] = field(default_factory=list)
-    kind: str = "no_answer"
-    confident: bool = False
-    escalate_reason: str | None = None
-    category: str | None = None
-    priority: str | None = None
-
-
-def _bot_reply(conversation: Conversation, text: str) -> _Reply | None:
-    """Ask the bot. None when it failed (logged without content): the customer then gets a human."""
+def _bot_reply(conversation: Conversation, text: str) -> BotReply | None:
+    """Ask the bot (in-process). None when it failed anyway (logged without content): the customer then gets a human."""
     try:
-        from apps.bot.services import bot_respond
-    except ImportError:
-        # apps.bot is being written alongside; until it lands, the bot has no answer.
-        return _Reply()
-    try:
-        reply = bot_respond(conversation=conversation, text=text)
-    except Exception as exc:
+        return bot_respond(conversation=conversation, text=text)
+    except Exception as exc:  # bot_respond promises not to raise; a customer must never be left without an answer
         logger.error("bot failed", extra={"conversation_id": conversation.pk, "error": type(exc).__name__})
         return None
-    return _Reply(
-        text=reply.text or "",
-        sources=list(reply.sources or []),
-        kind=reply.kind,
-        confident=bool(reply.confident),
-        escalate_reason=reply.escalate_reason,
-        category=reply.category,
-        priority=reply.priority,
-    )
 
 
 def customer_message_receive(*, conversation: Conversation, text: str) -> list[Message]:
@@ -283,7 +257,7 @@ def customer_message_receive(*, conversation: Conversation, text: str) -> list[M
 
     reply = _bot_reply(locked, text)  # outside any transaction: the bot may take seconds
     if reply is None:
-        reply = _Reply(escalate_reason="bot_failures")
+        reply = BotReply(text="", kind="escalation", escalate_reason="bot_failures")
     with transaction.atomic():
         locked = _locked(conversation)
         if locked.status != Conversation.Status.OPEN:
@@ -295,6 +269,7 @@ def customer_message_receive(*, conversation: Conversation, text: str) -> list[M
                     role=Message.Role.BOT,
                     text=_text_clean(reply.text, limit=STAFF_TEXT_MAX),
                     sources=_sources_clean(reply.sources),
+                    metadata=reply.metadata,
                 )
             )
         if not reply.confident and reply.kind != "escalation":
