@@ -317,3 +317,27 @@ async def test_widget_origins(session_create: Any, settings: Any, agent_user: An
 
     console = WebsocketCommunicator(application, "/ws/console/", headers=[(b"origin", shop)])
     assert (await console.connect(timeout=10))[0] is False
+
+
+async def test_customer_typing_reaches_the_conversation_group_and_events_carry_ids_only(
+    session_create: Any, inbox_listener: Any
+) -> None:
+    from channels.layers import get_channel_layer
+
+    body = await sync_to_async(session_create)()
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(f"conversation.{body['conversation_id']}", channel)
+    communicator, _ = await connected(body["token"])
+
+    await communicator.send_json_to({"type": "typing"})
+    event = await asyncio.wait_for(layer.receive(channel), 5)
+    assert event == {"type": "typing", "conversation_id": body["conversation_id"], "role": "customer"}
+    assert await communicator.receive_nothing(timeout=0.3)  # not echoed to the customer
+
+    await communicator.send_json_to({"type": "message", "text": "mon numéro est le 0612345678"})
+    new = await inbox_listener("message.new")
+    assert set(new) == {"type", "conversation_id", "message_id", "role"}
+    assert new["conversation_id"] == body["conversation_id"] and new["role"] == "customer"
+    await layer.group_discard(f"conversation.{body['conversation_id']}", channel)
+    await communicator.disconnect()
