@@ -130,8 +130,10 @@ def daphne_server(request: Any, django_db_setup: Any, django_db_blocker: Any) ->
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Per module, not per session: while Playwright's sync API is open its event loop runs in this thread, and the
+    pytest-asyncio tests of later modules could not start theirs."""
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an asyncio loop marked as running in this thread, so Django's ORM would refuse
