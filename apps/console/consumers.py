@@ -187,7 +187,8 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         await self.send_json({"type": "error", "code": code, "detail": detail})
 
     async def send_html(self, html: str) -> None:
-        if html.strip():
+        html = html.strip()
+        if html:
             await self.send(text_data=html)
 
     # ------------------------------------------------------------------ group events (docs/live-chat.md)

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Q, QuerySet
 
 from apps.console.models import Snippet
@@ -67,7 +66,7 @@ class InboxRow:
     labels: list[ConversationLabelRow] = field(default_factory=list)
 
 
-def _inbox_queryset(*, user: AbstractBaseUser, filters: InboxFilters) -> QuerySet[Conversation]:
+def _inbox_queryset(*, user: Any, filters: InboxFilters) -> QuerySet[Conversation]:
     qs = Conversation.objects.all()
     if filters.tab == "unassigned":
         qs = qs.filter(assignee__isnull=True)
@@ -84,7 +83,7 @@ def _inbox_queryset(*, user: AbstractBaseUser, filters: InboxFilters) -> QuerySe
     return qs
 
 
-def inbox_for_agent(*, user: AbstractBaseUser, filters: InboxFilters, limit: int = INBOX_LIMIT) -> list[InboxRow]:
+def inbox_for_agent(*, user: Any, filters: InboxFilters, limit: int = INBOX_LIMIT) -> list[InboxRow]:
     """The inbox of ``user`` under ``filters``: most recent activity first, with each conversation's labels."""
     conversations = list(
         _inbox_queryset(user=user, filters=filters)
@@ -95,7 +94,7 @@ def inbox_for_agent(*, user: AbstractBaseUser, filters: InboxFilters, limit: int
     return [InboxRow(conversation=c, labels=labels.get(c.pk, [])) for c in conversations]
 
 
-def inbox_matches(*, user: AbstractBaseUser, filters: InboxFilters, conversation_id: int) -> bool:
+def inbox_matches(*, user: Any, filters: InboxFilters, conversation_id: int) -> bool:
     """Whether the conversation belongs in ``user``'s inbox under ``filters`` (the live updates' rule)."""
     return _inbox_queryset(user=user, filters=filters).filter(pk=conversation_id).exists()
 
@@ -107,7 +106,7 @@ def inbox_row(*, conversation_id: int) -> InboxRow | None:
     return InboxRow(conversation=conversation, labels=labels_for_conversation(conversation_id))
 
 
-def conversation_for_agent(*, user: AbstractBaseUser, conversation_id: int) -> Conversation:
+def conversation_for_agent(*, user: Any, conversation_id: int) -> Conversation:
     """A conversation the agent may see. Every agent sees every conversation of the team inbox (SPEC §6: the
     "all" tab); non-agents never reach this (views and the consumer check is_agent first).
 
@@ -210,12 +209,17 @@ def snippets_expand(text: str) -> str:
 # --------------------------------------------------------------------------- presence
 
 
+def presence_members_live(now: float) -> list[str]:
+    """The "<user id>:<socket id>" members that have not expired at ``now``."""
+    members: list[Any] = redis_client().zrangebyscore(PRESENCE_KEY, now, "+inf")
+    return [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+
+
 def presence_online_user_ids() -> set[int]:
     """Agents with at least one console socket whose presence has not expired (apps.console.services)."""
-    members = redis_client().zrangebyscore(PRESENCE_KEY, time.time(), "+inf")
     out = set()
-    for member in members:
-        user_id, _, _ = member.decode().partition(":")
+    for member in presence_members_live(time.time()):
+        user_id, _, _ = member.partition(":")
         if user_id.isdigit():
             out.add(int(user_id))
     return out

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.conf import settings
 
-from apps.console.selectors import PRESENCE_KEY, snippets_expand
+from apps.console.selectors import PRESENCE_KEY, presence_members_live, snippets_expand
 from apps.conversations.models import Conversation, Message
 from apps.core.clients import redis_client
 from apps.core.exceptions import ApplicationError
@@ -45,9 +45,7 @@ def _member(user_id: int, socket_id: str) -> str:
 
 def _live_sockets_of(user_id: int, now: float) -> list[str]:
     prefix = f"{user_id}:"
-    return [
-        m.decode() for m in redis_client().zrangebyscore(PRESENCE_KEY, now, "+inf") if m.decode().startswith(prefix)
-    ]
+    return [m for m in presence_members_live(now) if m.startswith(prefix)]
 
 
 def presence_connect(*, user_id: int, socket_id: str) -> bool:

@@ -37,7 +37,7 @@ def agent_required(view: View) -> View:
 
 def _is_partial(request: HttpRequest) -> bool:
     htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.history_restore_request
+    return htmx is not None and bool(htmx) and not htmx.history_restore_request
 
 
 def _conversation(request: HttpRequest, conversation_id: int) -> Conversation:

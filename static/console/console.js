@@ -81,7 +81,7 @@
 
   document.addEventListener("htmx:wsBeforeMessage", function (evt) {
     var message = evt.detail.message;
-    if (typeof message !== "string" || message.charAt(0) !== "{") return; // HTML fragments: htmx swaps them
+    if (typeof message !== "string" || message.slice(0, 2) !== '{"') return; // HTML fragments: htmx swaps them
     evt.preventDefault();
     var frame;
     try { frame = JSON.parse(message); } catch (e) { return; }
