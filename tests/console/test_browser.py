@@ -21,8 +21,8 @@ XSS = "<img src=x onerror=alert(1)>"
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """tests/browser's browser, but for this module only: Playwright's sync API keeps an event loop running in
-    this thread while it is open, and the async tests that follow (the consumer's) cannot start theirs."""
+    """tests/browser's browser, but closed after this module: Playwright's sync API marks an event loop as running
+    in this thread while it is open, which the async tests that follow (the consumer's) once tripped over."""
     from playwright.sync_api import sync_playwright
 
     from tests.browser.conftest import ASYNC_UNSAFE, _launch
