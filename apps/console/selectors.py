@@ -144,20 +144,20 @@ def customer_context(*, conversation: Conversation) -> CustomerContext:
     from django.db.models import Avg
 
     from apps.copilot.models import ConversationAnalytics
-    from apps.tickets.models import Ticket
+    from apps.tickets.selectors import tickets_list
 
     contact = conversation.contact
     previous: list[Conversation] = []
-    tickets_q = Q(conversation_id=conversation.pk)
     csat_average = None
     if contact is not None:
         others = Conversation.objects.filter(contact_id=contact.pk).exclude(pk=conversation.pk)
         previous = list(others.order_by("-created_at")[:10])
-        tickets_q |= Q(contact_id=contact.pk)
         csat_average = Conversation.objects.filter(contact_id=contact.pk, csat_rating__isnull=False).aggregate(
             avg=Avg("csat_rating")
         )["avg"]
-    tickets = list(Ticket.objects.filter(tickets_q).order_by("-created_at")[:10])
+        tickets = list(tickets_list(contact_id=contact.pk, limit=10))
+    else:
+        tickets = list(tickets_list(conversation_id=conversation.pk, limit=10))
     analytics = ConversationAnalytics.objects.filter(conversation_id=conversation.pk).first()
     return CustomerContext(
         contact=contact,

@@ -253,3 +253,38 @@ async def test_presence_expires_without_heartbeat(agent_user: Any, flush_redis: 
     assert await sync_to_async(presence_online_user_ids)() == {agent_user.pk}
     await asyncio.sleep(1.2)
     assert await sync_to_async(presence_online_user_ids)() == set()
+
+
+async def test_a_note_never_reaches_the_customer(agent_user: Any) -> None:
+    """An agent's reply from the console reaches the widget; an internal note neither live nor in the history."""
+    from apps.conversations.services import widget_session_create
+
+    token, conversation = await sync_to_async(widget_session_create)(name="Ana")
+    widget = WebsocketCommunicator(application, f"/ws/widget/?token={token}", headers=[ORIGIN])
+    assert (await widget.connect())[0]
+    assert (await widget.receive_json_from(timeout=5))["type"] == "status"
+
+    def post(kind: str, text: str) -> int:
+        client = Client()
+        client.force_login(agent_user)
+        return client.post(f"/console/c/{conversation.pk}/reply/", {"kind": kind, "text": text}).status_code
+
+    assert await sync_to_async(post)("note", "Note interne : client difficile") == 200
+    assert await sync_to_async(post)("reply", "Bonjour Ana, je m'occupe de vous.") == 200
+    frames = []
+    while not await widget.receive_nothing(timeout=1.5):
+        frames.append(await widget.receive_json_from())
+    texts = [f.get("text") for f in frames if f["type"] == "message"]
+    assert texts == ["Bonjour Ana, je m'occupe de vous."]
+    assert "client difficile" not in json.dumps(frames)
+    await widget.disconnect()
+
+    # Nor in the history a reconnecting widget gets.
+    widget = WebsocketCommunicator(application, f"/ws/widget/?token={token}", headers=[ORIGIN])
+    assert (await widget.connect())[0]
+    history = []
+    while not await widget.receive_nothing(timeout=1):
+        history.append(await widget.receive_json_from())
+    assert [f.get("role") for f in history if f["type"] == "message"] == ["agent"]
+    assert "client difficile" not in json.dumps(history)
+    await widget.disconnect()
