@@ -23,13 +23,19 @@ def console_reply(*, conversation: Conversation, agent: Any, text: str, note: bo
     Snippet shortcuts (``/retour``) still in the text are expanded. message_post hands a replied conversation to
     its author when nobody has it (docs/live-chat.md); a note changes nothing.
 
-    Raises ApplicationError for an empty text, or when the conversation services refuse (too long, ...).
+    Raises ApplicationError for an empty text, a reply (not a note) to a closed conversation, or when the
+    conversation services refuse (too long, ...).
     """
     from apps.conversations.services import message_post
 
     text = snippets_expand(text.strip())
     if not text:
         raise ApplicationError("Write something first.", code="empty")
+    if not note and conversation.status == Conversation.Status.CLOSED:
+        # The customer has the survey by now; a note for colleagues is still fine.
+        raise ApplicationError(
+            "This conversation is closed: add a note, or wait for the customer to write again.", code="closed"
+        )
     role = Message.Role.NOTE if note else Message.Role.AGENT
     return message_post(conversation=conversation, role=role, text=text, author=agent)
 

@@ -17,6 +17,7 @@ _AGENT_PERMISSIONS: dict[str, tuple[str, ...]] = {
 _SUPERVISOR_APPS = (
     "bot",
     "conversations",
+    "console",
     "labels",
     "tickets",
     "knowledge",

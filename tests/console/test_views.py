@@ -278,3 +278,34 @@ def test_close(agent_client: Client, htmx_headers: dict[str, str], conversation:
     again = agent_client.post(f"/console/c/{conversation.pk}/close/", **htmx_headers)
     assert again.status_code == 422
     assert "already closed" in again.content.decode()
+
+
+def test_a_closed_conversation_takes_notes_but_no_reply(
+    agent_client: Client, htmx_headers: dict[str, str], conversation: Any
+) -> None:
+    agent_client.post(f"/console/c/{conversation.pk}/close/", **htmx_headers)
+    refused = agent_client.post(f"/console/c/{conversation.pk}/reply/", {"text": "Encore là ?"}, **htmx_headers)
+    assert refused.status_code == 422
+    assert "closed" in refused.content.decode()
+    note = agent_client.post(
+        f"/console/c/{conversation.pk}/reply/", {"text": "Rappeler demain", "kind": "note"}, **htmx_headers
+    )
+    assert note.status_code == 200
+    assert list(Message.objects.filter(conversation=conversation).values_list("role", flat=True)) == [
+        "customer",
+        "note",
+    ]
+
+
+def test_supervisors_edit_snippets_in_the_admin(client: Client, supervisor_user: Any) -> None:
+    client.force_login(supervisor_user)
+    assert client.get("/admin/console/snippet/").status_code == 200
+    response = client.post(
+        "/admin/console/snippet/add/",
+        {"shortcut": "rib", "title": "RIB", "body": "Envoyez votre RIB depuis votre espace client.", "language": "fr",
+         "active": "on"},
+    )  # fmt: skip
+    assert response.status_code == 302
+    assert Snippet.objects.get(shortcut="rib").active
+    bad = client.post("/admin/console/snippet/add/", {"shortcut": "Pas bon!", "title": "x", "body": "x"})
+    assert bad.status_code == 200 and not Snippet.objects.filter(title="x").exists()
