@@ -19,8 +19,18 @@ class MessageInline(admin.TabularInline):
 
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
-    list_display = ("id", "channel", "status", "contact", "assignee", "imported", "last_message_at", "closed_at")
-    list_filter = ("status", "channel", "imported")
+    list_display = (
+        "id",
+        "channel",
+        "status",
+        "contact",
+        "assignee",
+        "imported",
+        "csat_rating",
+        "last_message_at",
+        "closed_at",
+    )
+    list_filter = ("status", "channel", "csat_rating", "imported")
     search_fields = ("external_id", "contact__name", "contact__email")
     raw_id_fields = ("contact", "assignee")
     readonly_fields = ("content_hash", "created_at", "updated_at")

@@ -122,7 +122,8 @@ class WidgetConsumer(AsyncWebsocketConsumer):
                 if self.last_status == Conversation.Status.OPEN:
                     # The bot answers in-process and may take a few seconds: say so to every open view.
                     await events.typing_send(conversation_id=self.conversation_id, role=Message.Role.BOT)
-                await database_sync_to_async(self._message)(frame["text"])
+                # Off the shared ORM thread: the bot may wait seconds for a model, and other sockets must not.
+                await database_sync_to_async(self._message, thread_sensitive=False)(frame["text"])
             elif kind == "human":
                 await database_sync_to_async(self._human)()
             else:
