@@ -8,7 +8,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
+
+# Closes its connection afterwards, so no test leaves one open in asgiref's shared thread.
+from channels.db import database_sync_to_async as sync_to_async
 from django.core import signing
 
 from apps.conversations import events, services

@@ -6,7 +6,9 @@ import re
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
+
+# Closes its connection afterwards, so no test leaves one open in asgiref's shared thread.
+from channels.db import database_sync_to_async as sync_to_async
 from django.test import Client
 
 from apps.conversations.models import Contact, Conversation

@@ -56,7 +56,8 @@ def test_bad_tickets_are_refused_and_not_written(kwargs: dict[str, Any]) -> None
 
 @pytest.mark.django_db(transaction=True)
 async def test_ticket_created_reaches_the_inbox() -> None:
-    from asgiref.sync import sync_to_async
+    # Closes its connection afterwards, so no test leaves one open in asgiref's shared thread.
+    from channels.db import database_sync_to_async as sync_to_async
 
     layer = get_channel_layer()
     channel = await layer.new_channel()
