@@ -83,10 +83,13 @@ def _conversation_context(request: HttpRequest, conversation: Conversation) -> d
 
 def _page_context(request: HttpRequest) -> dict[str, Any]:
     filters = InboxFilters.from_mapping(request.GET)
+    # This page is about to open its socket: its agent is shown online from the start (the consumer does not
+    # redraw the list for the agent's own presence.changed).
+    online = [a for a in selectors.presence_online_agents() if a.pk != request.user.pk] + [request.user]
     return {
         **_inbox_context(request, filters),
         "is_supervisor": is_supervisor(request.user),
-        "online_agents": selectors.presence_online_agents(),
+        "online_agents": sorted(online, key=lambda a: a.get_username()),
     }
 
 

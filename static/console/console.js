@@ -88,10 +88,21 @@
     if (frame.type === "error") toast(frame.detail || "The live connection refused a request.", "error");
   });
 
+  var baseTitle = document.title;
+  var unseen = 0;
+
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden) { unseen = 0; document.title = baseTitle; }
+  });
+
   document.addEventListener("htmx:wsAfterMessage", function () {
     document.querySelectorAll("#notifications .toast:not([data-fading])").forEach(function (el) {
       el.dataset.fading = "1";
       fade(el);
+      if (document.hidden && el.dataset.kind === "escalated") {
+        unseen += 1;
+        document.title = "(" + unseen + ") " + baseTitle; // the tab says someone is waiting
+      }
     });
     document.querySelectorAll(".typing").forEach(function (el) {
       if (el.textContent.trim() && !el.dataset.clearing) {

@@ -46,7 +46,11 @@ def test_supervisor_gets_the_console(client: Client, supervisor_user: Any) -> No
     client.force_login(supervisor_user)
     response = client.get("/console/")
     assert response.status_code == 200
-    assert 'ws-connect="/ws/console/"' in response.content.decode()
+    html = response.content.decode()
+    assert 'ws-connect="/ws/console/"' in html
+    # Shown online from the start, before the page's socket says so.
+    presence = html[html.index('id="presence"') :]
+    assert f'data-user-id="{supervisor_user.pk}"' in presence[: presence.index("</ul>")]
 
 
 def test_unknown_conversation_is_404(agent_client: Client) -> None:
