@@ -3,39 +3,19 @@ static/console/console.js do with the socket's fragments. Reuses tests/browser's
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import daphne_server, login_agent, new_page  # noqa: F401  # fixtures
+from tests.browser.conftest import browser, daphne_server, login_agent, new_page  # noqa: F401  # fixtures
 from tests.conversations.factories import ContactFactory, ConversationFactory, MessageFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 XSS = "<img src=x onerror=alert(1)>"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """tests/browser's browser, but closed after this module: Playwright's sync API marks an event loop as running
-    in this thread while it is open, which the async tests that follow (the consumer's) once tripped over."""
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser.conftest import ASYNC_UNSAFE, _launch
-
-    previous = os.environ.get(ASYNC_UNSAFE)
-    os.environ[ASYNC_UNSAFE] = "true"  # this process only, as in tests/browser (the ORM under Playwright's loop)
-    try:
-        yield from _launch(sync_playwright)
-    finally:
-        if previous is None:
-            os.environ.pop(ASYNC_UNSAFE, None)
-        else:
-            os.environ[ASYNC_UNSAFE] = previous
 
 
 def in_thread(fn: Callable[..., Any], **kwargs: Any) -> Any:

@@ -9,7 +9,9 @@ import re
 from typing import Any
 
 import pytest
-from asgiref.sync import sync_to_async
+
+# Closes its connection afterwards, so no test leaves one open in asgiref's shared thread.
+from channels.db import database_sync_to_async as sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
