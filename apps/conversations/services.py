@@ -46,6 +46,24 @@ ESCALATION_DEFAULTS: dict[str, tuple[str, str]] = {
 }
 _PRIORITY_RANK = {"LOW": 0, "MEDIUM": 1, "HIGH": 2, "URGENT": 3}
 
+# What the customer reads from the system, in the conversation's language (the bot's, else LANGUAGE_CODE).
+_CUSTOMER_TEXTS: dict[str, dict[str, str]] = {
+    "ticket_received": {
+        "fr": "Nous avons bien reçu votre demande (ticket #{id}). Vous pouvez continuer à écrire ici.",
+        "en": "We have received your request (ticket #{id}). You can keep writing here.",
+    },
+    "escalated": {
+        "fr": "Un conseiller va vous répondre ici dès que possible (ticket #{id}).",
+        "en": "A member of our team will answer you here as soon as possible (ticket #{id}).",
+    },
+}
+
+
+def _customer_text(key: str, conversation: Conversation, **values: Any) -> str:
+    lang = str((conversation.metadata or {}).get("language") or settings.LANGUAGE_CODE)[:2]
+    texts = _CUSTOMER_TEXTS[key]
+    return texts.get(lang, texts["en"]).format(**values)
+
 
 class ConversationClosed(ApplicationError):
     status_code = 409
@@ -171,8 +189,7 @@ def widget_session_create(
             _message_create(
                 conversation=conversation,
                 role=Message.Role.SYSTEM,
-                text=_("We have received your request (ticket #%(id)s). You can keep writing here.")
-                % {"id": ticket.pk},
+                text=_customer_text("ticket_received", conversation, id=ticket.pk),
             )
     logger.info(
         "widget session created",
@@ -272,8 +289,12 @@ def customer_message_receive(*, conversation: Conversation, text: str) -> list[M
                     metadata=reply.metadata,
                 )
             )
+        metadata_before = dict(locked.metadata)
         if not reply.confident and reply.kind != "escalation":
             locked.metadata["bot_failures"] = int(locked.metadata.get("bot_failures", 0)) + 1
+        if reply.language:
+            locked.metadata["language"] = reply.language  # the customer's, as the bot detected it
+        if locked.metadata != metadata_before:
             locked.save(update_fields=["metadata", "updated_at"])
         if reply.escalate_reason or reply.kind == "escalation":
             _ticket, notice = _escalate(
@@ -425,7 +446,7 @@ def _escalate(
     notice = _message_create(
         conversation=conversation,
         role=Message.Role.SYSTEM,
-        text=_("A member of our team will answer you here as soon as possible (ticket #%(id)s).") % {"id": ticket.pk},
+        text=_customer_text("escalated", conversation, id=ticket.pk),
     )
     events.conversation_updated(conversation)
     logger.info(

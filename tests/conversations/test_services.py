@@ -126,3 +126,27 @@ def test_agent_reply_takes_an_unassigned_conversation(agent_user: Any) -> None:
     assert (conversation.status, conversation.assignee) == ("escalated", agent_user)
     with pytest.raises(ApplicationError):
         services.message_post(conversation=conversation, role="wizard", text="x")
+
+
+def test_customer_notices_follow_the_customers_language(settings: Any) -> None:
+    settings.LANGUAGE_CODE = "fr"
+    english = ConversationFactory()
+    created = services.customer_message_receive(conversation=english, text="I want to talk to a human agent please")
+    assert created[-1].role == "system" and created[-1].text.startswith("A member of our team")
+    french = ConversationFactory()
+    ticket = services.conversation_escalate(conversation=french, reason="human_request")  # no message yet: the site's
+    assert french.messages.get().text == f"Un conseiller va vous répondre ici dès que possible (ticket #{ticket.pk})."
+
+
+def test_escalating_a_contact_form_conversation_keeps_its_ticket() -> None:
+    from apps.contact.services import contact_request_submit
+
+    request = contact_request_submit(
+        name="Ana", phone="+33612345678", message="Ma box clignote en rouge", client_ip="192.0.2.80"
+    )
+    assert request.ticket.priority == "MEDIUM"
+    ticket = services.conversation_escalate(conversation=request.conversation, reason="complaint")
+    assert ticket.pk == request.ticket.pk
+    assert Ticket.objects.filter(conversation=request.conversation).count() == 1
+    ticket.refresh_from_db()
+    assert ticket.priority == "HIGH"  # raised to the complaint's priority, not duplicated

@@ -29,6 +29,8 @@ def test_the_form_page_shows_the_fields() -> None:
     assert response.status_code == 200
     for field in ("name", "phone", "email", "message", "csrfmiddlewaretoken"):
         assert f'name="{field}"' in response.content.decode()
+    assert "Téléphone" in response.content.decode()
+    assert "Phone" in Client().get("/contact/?lang=en").content.decode()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -98,6 +100,7 @@ def test_sixth_ticket_in_an_hour_is_429_with_retry_after() -> None:
     assert page.status_code == 429
     assert 1 <= int(page["Retry-After"]) <= 3600
     assert 'data-testid="contact-rate-limited"' in page.content.decode()
+    assert "Réessayez dans" in page.content.decode()  # a clear page in the site's language (fr by default)
     assert _counts() == before
 
     api = client.post("/api/contact", FORM, content_type="application/json")
