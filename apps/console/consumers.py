@@ -273,7 +273,10 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         status, assignee_id = event.get("status"), event.get("assignee_id")
         conversation = None
         if conversation_id == self.conversation_id:
-            conversation = selectors.conversation_for_agent(user=self.user, conversation_id=conversation_id)
+            try:
+                conversation = selectors.conversation_for_agent(user=self.user, conversation_id=conversation_id)
+            except ApplicationError:  # deleted meanwhile: nothing to redraw
+                return "".join(parts)
             context = {
                 "conversation": conversation,
                 "agents": [a for a in selectors.agents_all() if a.pk != conversation.assignee_id],
