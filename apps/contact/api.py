@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 from rest_framework.permissions import AllowAny
@@ -22,12 +22,14 @@ class ContactRequestCreateApi(WidgetCorsMixin, APIView):
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
 
+    @extend_schema_serializer(component_name="ContactRequest")
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=200)
         phone = serializers.CharField(max_length=40)
         email = serializers.CharField(required=False, allow_blank=True, default="", max_length=254)
         message = serializers.CharField(max_length=MESSAGE_MAX)
 
+    @extend_schema_serializer(component_name="ContactRequestCreated")
     class OutputSerializer(serializers.Serializer):
         ticket_id = serializers.IntegerField()
         conversation_id = serializers.IntegerField()

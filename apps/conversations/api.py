@@ -11,7 +11,7 @@ from django.conf import settings
 from django.http.request import validate_host
 from django.shortcuts import get_object_or_404
 from django.utils.cache import patch_vary_headers
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -30,6 +30,7 @@ from apps.core.permissions import IsAgent
 class ConversationCloseApi(APIView):
     permission_classes = [IsAgent]
 
+    @extend_schema_serializer(component_name="ConversationClosed")
     class OutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
         status = serializers.CharField()
@@ -97,6 +98,7 @@ class WidgetSessionCreateApi(WidgetCorsMixin, APIView):
     authentication_classes: list[type] = []
     permission_classes = [AllowAny]
 
+    @extend_schema_serializer(component_name="WidgetSessionRequest")
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(required=False, allow_blank=True, default="", max_length=NAME_MAX)
         phone = serializers.CharField(required=False, allow_blank=True, default="", max_length=40)
@@ -112,6 +114,7 @@ class WidgetSessionCreateApi(WidgetCorsMixin, APIView):
         def validate_email(self, value: str) -> str:
             return _serializer_validator(email_normalize)(value)
 
+    @extend_schema_serializer(component_name="WidgetSession")
     class OutputSerializer(serializers.Serializer):
         token = serializers.CharField()
         conversation_id = serializers.IntegerField()
