@@ -35,6 +35,10 @@ MAX_FRAME_BYTES = 16_384
 MAX_ROWS_TRACKED = 500
 SEEN_MESSAGES = 1_000
 TYPING_EVERY = 2.0  # seconds between two typing events this socket relays
+# Group event types handled below (docs/live-chat.md); `inbox.event` is the generic JSON relay.
+GROUP_EVENTS = frozenset(
+    {"message.new", "conversation.updated", "ticket.created", "presence.changed", "typing", "inbox.event"}
+)
 
 
 class ConsoleConsumer(AsyncWebsocketConsumer):
@@ -81,28 +85,28 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             await presence_send(user_id=self.user.pk, online=False)
 
     async def _presence_heartbeat(self) -> None:
+        """Refresh this socket's presence; a user who is no longer an agent is disconnected (4403)."""
         every = max(settings.CONSOLE_PRESENCE_TTL / 3, 1)
         while True:
             await asyncio.sleep(every)
             try:
+                if not await database_sync_to_async(is_agent)(self.user):
+                    await self.close(code=4403)
+                    return
                 await database_sync_to_async(services.presence_refresh)(
                     user_id=self.user.pk, socket_id=self.channel_name
                 )
-            except Exception:  # Redis hiccup: the next beat retries; the socket itself is fine.
+            except Exception:  # a database or Redis hiccup: the next beat retries; the socket itself is fine.
                 logger.warning("console presence refresh failed", extra={"user_id": self.user.pk})
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Group events this console has no use for (another part's, a newer core's) are ignored instead of
         closing the socket, which is what Channels does with a message type that has no handler."""
-        handler = getattr(self, self._handler_name(message.get("type", "")), None)
-        if handler is None and not str(message.get("type", "")).startswith("websocket."):
-            logger.debug("console ignores event", extra={"event_type": str(message.get("type", ""))[:40]})
+        event_type = str(message.get("type", ""))
+        if not event_type.startswith("websocket.") and event_type not in GROUP_EVENTS:
+            logger.debug("console ignores event", extra={"event_type": event_type[:40]})
             return
         await super().dispatch(message)
-
-    @staticmethod
-    def _handler_name(event_type: str) -> str:
-        return event_type.replace(".", "_")
 
     # ------------------------------------------------------------------ client frames
 

@@ -209,6 +209,7 @@ async def test_bad_frames_get_errors_and_the_socket_stays_usable(agent_user: Any
     from channels.layers import get_channel_layer
 
     await get_channel_layer().group_send("inbox.default", {"type": "suggestion.chunk", "conversation_id": 1})
+    await get_channel_layer().group_send("inbox.default", {"type": "close", "code": 1000})  # not an event of ours
     assert await _request(console, {"type": "ping"}) == {"type": "pong"}
     await console.disconnect()
 
@@ -290,3 +291,11 @@ async def test_a_note_never_reaches_the_customer(agent_user: Any) -> None:
     assert [f.get("role") for f in history if f["type"] == "message"] == ["agent"]
     assert "client difficile" not in json.dumps(history)
     await widget.disconnect()
+
+
+async def test_a_socket_whose_user_is_no_longer_an_agent_is_closed(agent_user: Any, settings: Any) -> None:
+    settings.CONSOLE_PRESENCE_TTL = 3  # a beat every second
+    console = await _connect(agent_user)
+    await sync_to_async(agent_user.groups.clear)()
+    assert await console.receive_output(timeout=5) == {"type": "websocket.close", "code": 4403}
+    await console.disconnect()  # the browser's side of the close: the consumer finishes
