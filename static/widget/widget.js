@@ -306,7 +306,7 @@
         startWait(Number(res.j.retry_after || res.r.headers.get("Retry-After")) || 30);
         return;
       }
-      var d = res.j.detail;
+      var d = res.j.fields && typeof res.j.fields === "object" ? res.j.fields : res.j.detail;
       if (d && typeof d === "object" && !Array.isArray(d)) {
         var other = [];
         Object.keys(d).forEach(function (k) {

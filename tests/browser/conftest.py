@@ -54,6 +54,17 @@ def pytest_collection_modifyitems(config: Any, items: list[pytest.Item]) -> None
             item.add_marker(skip)
 
 
+def _expect_timeout() -> None:
+    """Assertions wait up to 15 s (Playwright's default is 5 s): the machine running the suite may be busy, and the
+    bot's first knowledge answer loads the embedding model in the server."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)
+
+
+_expect_timeout()
+
+
 def child_env_without_unsafe(**extra: str) -> dict[str, str]:
     env = child_env(**extra)
     env.pop(ASYNC_UNSAFE, None)
@@ -130,8 +141,38 @@ def daphne_server(request: Any, django_db_setup: Any, django_db_blocker: Any) ->
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def migration_data(django_db_setup: Any) -> str:
+    """The rows the migrations created (ticket categories, smart replies, snippets...), serialized by pytest-django
+    for the tests marked `serialized_rollback`. Read before Playwright starts: under its running loop, Django's
+    connection objects are context-local and the test's one does not carry them, so pytest-django cannot put
+    them back after a transactional test's flush; `_restore_migration_data` does."""
+    from django.db import connection
+
+    return str(getattr(connection, "_test_serialized_contents", "") or "")
+
+
+REBUILT_BY_POST_MIGRATE = {"contenttypes.contenttype", "auth.permission", "auth.group"}
+
+
+@pytest.fixture(autouse=True)
+def _restore_migration_data(request: Any, migration_data: str) -> None:
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or (marker and marker.kwargs.get("transaction"))
+    if migration_data and transactional:
+        from django.core import serializers
+        from django.db import transaction
+
+        request.getfixturevalue("transactional_db")
+        with transaction.atomic():
+            for item in serializers.deserialize("json", migration_data):
+                # The flush's post_migrate already rebuilt these (with new keys): content types, permissions, roles.
+                if item.object._meta.label_lower not in REBUILT_BY_POST_MIGRATE:
+                    item.save()
+
+
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser(migration_data: str) -> Iterator[Any]:
     """Per module, not per session: while Playwright's sync API is open its event loop runs in this thread, and the
     pytest-asyncio tests of later modules could not start theirs."""
     from playwright.sync_api import sync_playwright

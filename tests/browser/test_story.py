@@ -24,7 +24,11 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import login_agent
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True), pytest.mark.timeout(420)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.timeout(420),
+]
 
 XSS = "<img src=x onerror=alert(1)>"
 QUESTION_SOURCE = ("paiement.fr.md", "Moyens de paiement acceptés")

@@ -18,7 +18,11 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import free_port
 
-pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True), pytest.mark.timeout(240)]
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.timeout(240),
+]
 
 XSS = "<img src=x onerror=alert(1)>"
 # Another site, on an origin outside ALLOWED_HOSTS (Chromium maps *.test to 127.0.0.1), that embeds the widget
@@ -81,6 +85,32 @@ def test_prechat_details_start_a_session_with_the_contact(daphne_server: Any, ne
     assert conversation.contact is not None
     assert (conversation.contact.name, conversation.contact.email) == ("Camille Martin", "camille@alize.example")
     assert re.sub(r"\D", "", conversation.contact.phone).endswith("639981234")
+    assert watch.errors == []
+
+
+def test_the_contact_form_continues_into_the_chat(daphne_server: Any, new_page: Any) -> None:
+    """/contact/ opens a ticket, then its page embeds the widget with the request's context token: the chat opens
+    by itself on a conversation that already has the customer's request."""
+    page, watch = new_page()
+    page.goto(f"{daphne_server.url}/contact/")
+    form = page.get_by_test_id("contact-form")
+    form.locator("[name=name]").fill("Camille Martin")
+    form.locator("[name=phone]").fill("+33 6 39 98 12 34")
+    form.locator("[name=message]").fill("Ma box clignote en rouge depuis ce matin.")
+    form.locator("button[type=submit]").click()
+    expect(page.get_by_test_id("contact-ticket")).to_be_visible()
+
+    expect(page.get_by_test_id("widget-panel")).to_be_visible()  # data-open="true"
+    request = page.locator("[data-testid=widget-message][data-role=customer]")
+    expect(request).to_have_count(1)
+    expect(request.locator(".sd-text")).to_have_text("Ma box clignote en rouge depuis ce matin.")
+    session = stored_session(page, daphne_server.url)
+    assert session and session["context"], "the session remembers which request it continues"
+    expect(page.locator("[data-testid=widget-message][data-role=system]")).to_contain_text("#")  # the ticket number
+    page.get_by_test_id("widget-input").fill("Et elle ne redémarre pas.")
+    page.get_by_test_id("widget-send").click()
+    expect(request).to_have_count(2)
+    expect(request.last).to_have_attribute("data-id", re.compile(r"\d"))  # stored in the same conversation
     assert watch.errors == []
 
 
