@@ -3,19 +3,40 @@ static/console/console.js do with the socket's fragments. Reuses tests/browser's
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import browser, daphne_server, login_agent, new_page  # noqa: F401  # fixtures
+from tests.browser.conftest import daphne_server, login_agent, new_page  # noqa: F401  # fixtures
 from tests.conversations.factories import ContactFactory, ConversationFactory, MessageFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Chromium for this module (tests/browser's way, without its migration-data machinery: this test makes
+    its own rows). Playwright's sync API runs an event loop in this thread while it is open, hence the module
+    scope (later pytest-asyncio tests need theirs) and DJANGO_ALLOW_ASYNC_UNSAFE in this process only."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.conftest import ASYNC_UNSAFE, _launch
+
+    previous = os.environ.get(ASYNC_UNSAFE)
+    os.environ[ASYNC_UNSAFE] = "true"
+    try:
+        yield from _launch(sync_playwright)
+    finally:
+        if previous is None:
+            os.environ.pop(ASYNC_UNSAFE, None)
+        else:
+            os.environ[ASYNC_UNSAFE] = previous
 
 
 def in_thread(fn: Callable[..., Any], **kwargs: Any) -> Any:
@@ -73,7 +94,11 @@ def test_live_inbox_conversation_snippets_and_notes(
     expect(agent.get_by_test_id("presence")).to_contain_text(other_agent.username)
 
     # A snippet expands as it is typed; the reply goes out and lands in the thread through the socket.
-    retour = Snippet.objects.get(shortcut="retour")
+    # Its own snippet: an earlier transactional test's flush may have removed the seeded ones.
+    retour, _ = Snippet.objects.update_or_create(
+        shortcut="retour",
+        defaults={"title": "Retour", "body": "Vous avez 30 jours pour retourner un produit.", "active": True},
+    )
     box = agent.get_by_test_id("reply-input")
     box.click()
     box.press_sequentially("Bonjour ! /ret", delay=20)
