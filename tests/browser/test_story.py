@@ -185,7 +185,7 @@ def test_customer_bot_agent_survey_and_labels(
     assert agent_watch.errors == [], agent_watch.errors
 
 
-def test_the_customer_sees_the_agent_typing(daphne_server: Any, new_page: Any, agent_user: Any) -> None:
+def test_typing_shows_on_both_sides(daphne_server: Any, new_page: Any, agent_user: Any) -> None:
     base = daphne_server.url
     customer, _ = new_page()
     agent, _ = new_page()
@@ -205,3 +205,9 @@ def test_the_customer_sees_the_agent_typing(daphne_server: Any, new_page: Any, a
     agent.get_by_test_id("reply-input").press_sequentially("Je regarde", delay=50)
     expect(typing).to_be_visible(timeout=10_000)
     expect(typing).to_have_text("Un conseiller écrit…")
+
+    # The other way: the customer types (the widget sends a throttled {"type": "typing"}), the console shows it.
+    agent_typing = agent.locator(f"#typing-{conversation_id}[data-testid=typing]")
+    expect(agent_typing).not_to_contain_text("typing")
+    customer.get_by_test_id("widget-input").press_sequentially("Ma box", delay=50)
+    expect(agent_typing).to_contain_text("The customer is typing")
