@@ -72,6 +72,9 @@ def test_inbox_tabs(agent_client: Client, agent_user: Any, other_agent: Any) -> 
     everything = _row_ids(agent_client.get("/console/?tab=all").content.decode())
     assert set(everything) == {unassigned.pk, mine.pk, theirs.pk}  # closed ones only when asked for
     assert _row_ids(agent_client.get("/console/?tab=all&status=closed").content.decode()) == [closed.pk]
+    # The URL htmx pushes for a filtered list is a full page when reloaded.
+    reloaded = agent_client.get("/console/inbox/?tab=mine").content.decode()
+    assert "<html" in reloaded and _row_ids(reloaded) == [mine.pk]
 
 
 def test_inbox_filters_by_channel_status_and_label(agent_client: Client, htmx_headers: dict[str, str]) -> None:
