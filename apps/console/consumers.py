@@ -239,7 +239,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
 
     # ------------------------------------------------------------------ rendering (worker thread)
 
-    def _render_row(self, conversation_id: int, *, bump: bool) -> str:
+    def _render_row(self, conversation_id: int, *, bump: bool, unread: bool = False) -> str:
         """The inbox row as this socket's list needs it: inserted at the top (bump: new activity), replaced in
         place, or removed when the conversation left the list's filters."""
         present = conversation_id in self.inbox_ids
@@ -255,14 +255,16 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         mode = "insert" if bump or not present else "replace"
         if len(self.inbox_ids) < MAX_ROWS_TRACKED:
             self.inbox_ids.add(conversation_id)
-        context = {"mode": mode, "present": present, "row": row, "conversation_id": conversation_id}
+        context = {"mode": mode, "present": present, "row": row, "conversation_id": conversation_id, "unread": unread}
         return render_to_string("console/ws/inbox_row.html", context)
 
     def _render_message_new(self, event: dict[str, Any]) -> str:
         conversation_id = event.get("conversation_id")
         if not isinstance(conversation_id, int):
             return ""
-        parts = [self._render_row(conversation_id, bump=True)]
+        # A customer's message in a conversation this page does not show is marked unread until opened.
+        unread = event.get("role") == "customer" and conversation_id != self.conversation_id
+        parts = [self._render_row(conversation_id, bump=True, unread=unread)]
         if conversation_id == self.conversation_id:
             message = selectors.message_for_console(message_id=event["message_id"])
             if message is not None and message.conversation_id == conversation_id:

@@ -123,6 +123,8 @@
   document.addEventListener("click", function (evt) {
     var close = evt.target.closest && evt.target.closest(".toast-close");
     if (close) close.closest(".toast").remove();
+    var row = evt.target.closest && evt.target.closest(".inbox-item.unread");
+    if (row) row.classList.remove("unread"); // read once opened
   });
 
   // ------------------------------------------------------------------ reply box: snippets, shortcuts, typing

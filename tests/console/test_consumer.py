@@ -167,6 +167,9 @@ async def test_an_opened_conversation_receives_its_messages_once_and_escaped(age
     # Delivered through the conversation group and the inbox group, appended once.
     assert html.count(f'hx-swap-oob="beforeend:#messages-{conversation.pk}"') == 1
     assert f"beforeend:#messages-{other.pk}" not in html
+    # The other conversation's row says it has an unread customer message; the open one's does not.
+    assert re.search(rf'class="[^"]*\bunread\b[^"]*"\s+id="conv-row-{other.pk}"', html)
+    assert not re.search(rf'class="[^"]*\bunread\b[^"]*"\s+id="conv-row-{conversation.pk}"', html)
     assert "&lt;img src=x onerror=alert(1)&gt;" in html and XSS not in html
     assert 'data-role="customer"' in html
 
