@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 from collections import OrderedDict
 from typing import Any
@@ -39,6 +40,45 @@ TYPING_EVERY = 2.0  # seconds between two typing events this socket relays
 GROUP_EVENTS = frozenset(
     {"message.new", "conversation.updated", "ticket.created", "presence.changed", "typing", "inbox.event"}
 )
+
+
+class _FanoutMemo:
+    """One daphne process holds many console sockets, and a group event reaches each of them. What their fragments
+    show is the same for all (the row, the message, whether a list with given filters holds the conversation), so
+    it is read once per event and process, not once per socket (docs/benchmarks.md, live chat). Entries live a
+    couple of seconds: long enough for one fan-out, too short to show stale data for the next event. The renders
+    run on Channels' single database thread; the lock only guards against other callers."""
+
+    def __init__(self, ttl: float = 2.0, size: int = 1024) -> None:
+        self.ttl, self.size = ttl, size
+        self.entries: OrderedDict[tuple[Any, ...], tuple[float, Any]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], compute: Any) -> Any:
+        now = time.monotonic()
+        with self.lock:
+            hit = self.entries.get(key)
+            if hit is not None and now - hit[0] < self.ttl:
+                return hit[1]
+        value = compute()
+        with self.lock:
+            self.entries[key] = (now, value)
+            self.entries.move_to_end(key)
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self.lock:
+            self.entries.clear()
+
+
+_memo = _FanoutMemo()
+
+
+def _event_key(event: dict[str, Any]) -> tuple[Any, ...]:
+    """What identifies one event's fan-out (its type and ids; events carry no text)."""
+    return tuple(sorted((k, v) for k, v in event.items() if isinstance(v, (int, str, type(None)))))
 
 
 class ConsoleConsumer(AsyncWebsocketConsumer):
@@ -226,7 +266,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
     async def presence_changed(self, event: dict[str, Any]) -> None:
         if event.get("user_id") == self.user.pk:
             return  # this agent is shown online on their own page from the start
-        await self.send_html(await database_sync_to_async(self._render_presence)())
+        await self.send_html(await database_sync_to_async(self._render_presence)(event))
 
     async def typing(self, event: dict[str, Any]) -> None:
         if event.get("role") != "customer" or event.get("conversation_id") != self.conversation_id:
@@ -239,17 +279,33 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
 
     # ------------------------------------------------------------------ rendering (worker thread)
 
-    def _render_row(self, conversation_id: int, *, bump: bool, unread: bool = False) -> str:
+    def _render_row(
+        self, conversation_id: int, *, bump: bool, unread: bool = False, event_key: tuple[Any, ...] = ()
+    ) -> str:
         """The inbox row as this socket's list needs it: inserted at the top (bump: new activity), replaced in
-        place, or removed when the conversation left the list's filters."""
+        place, or removed when the conversation left the list's filters. With ``event_key``, the reads are shared
+        by every socket of this process handling the same event."""
         present = conversation_id in self.inbox_ids
-        matches = selectors.inbox_matches(user=self.user, filters=self.filters, conversation_id=conversation_id)
+        # Only the "mine" tab depends on who is asking.
+        whose = self.user.pk if self.filters.tab == "mine" else None
+        matches = (
+            _memo.get(
+                ("match", self.filters, whose, conversation_id, event_key),
+                lambda: selectors.inbox_matches(user=self.user, filters=self.filters, conversation_id=conversation_id),
+            )
+            if event_key
+            else selectors.inbox_matches(user=self.user, filters=self.filters, conversation_id=conversation_id)
+        )
         if not matches:
             if not present:
                 return ""
             self.inbox_ids.discard(conversation_id)
             return render_to_string("console/ws/inbox_row.html", {"mode": "remove", "conversation_id": conversation_id})
-        row = selectors.inbox_row(conversation_id=conversation_id)
+        row = (
+            _memo.get(("row", conversation_id, event_key), lambda: selectors.inbox_row(conversation_id=conversation_id))
+            if event_key
+            else selectors.inbox_row(conversation_id=conversation_id)
+        )
         if row is None:
             return ""
         mode = "insert" if bump or not present else "replace"
@@ -264,9 +320,11 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             return ""
         # A customer's message in a conversation this page does not show is marked unread until opened.
         unread = event.get("role") == "customer" and conversation_id != self.conversation_id
-        parts = [self._render_row(conversation_id, bump=True, unread=unread)]
+        key = _event_key(event)
+        parts = [self._render_row(conversation_id, bump=True, unread=unread, event_key=key)]
         if conversation_id == self.conversation_id:
-            message = selectors.message_for_console(message_id=event["message_id"])
+            message_id = event["message_id"]
+            message = _memo.get(("message", message_id), lambda: selectors.message_for_console(message_id=message_id))
             if message is not None and message.conversation_id == conversation_id:
                 parts.append(render_to_string("console/ws/message.html", {"message": message}))
         return "".join(parts)
@@ -275,7 +333,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         conversation_id = event.get("conversation_id")
         if not isinstance(conversation_id, int):
             return ""
-        parts = [self._render_row(conversation_id, bump=False)]
+        parts = [self._render_row(conversation_id, bump=False, event_key=_event_key(event))]
         status, assignee_id = event.get("status"), event.get("assignee_id")
         conversation = None
         if conversation_id == self.conversation_id:
@@ -328,5 +386,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         parts.append(render_to_string("console/ws/toast.html", context))
         return "".join(parts)
 
-    def _render_presence(self) -> str:
-        return render_to_string("console/ws/presence.html", {"online_agents": selectors.presence_online_agents()})
+    def _render_presence(self, event: dict[str, Any]) -> str:
+        # One read per presence change for the whole process: each agent coming online reaches every console.
+        online = _memo.get(("presence", _event_key(event)), selectors.presence_online_agents)
+        return render_to_string("console/ws/presence.html", {"online_agents": online})

@@ -198,7 +198,10 @@ def _services() -> tuple[str, str]:
 
 DATABASE_URL, REDIS_URL = _services()
 DATABASES = {"default": _database_from_url(DATABASE_URL)}
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
+# Connections are kept a minute: the console socket reads the database for every event it renders, and opening a
+# connection each time doubled the customer → agents latency (docs/benchmarks.md, live chat). Health checks
+# replace a connection the server closed.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 CHANNEL_LAYERS = {

@@ -9,9 +9,11 @@ os.environ.setdefault("SUPPORTDESK_DATA_DIR", str(_root / ".data" / "test"))
 os.environ.setdefault("LLM_PROVIDER", "local")
 
 from .base import *  # noqa: E402,F403
-from .base import CHANNEL_LAYERS, STATIC_ROOT  # noqa: E402
+from .base import CHANNEL_LAYERS, DATABASES, STATIC_ROOT  # noqa: E402
 
 DEBUG = False
+# Tests create and drop their database: no connection may outlive a test in a worker thread.
+DATABASES["default"]["CONN_MAX_AGE"] = 0
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; never used outside tests
 CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = "supportdesk-test:channels:"  # type: ignore[index]  # a plain dict at run time
 

@@ -302,3 +302,35 @@ async def test_a_socket_whose_user_is_no_longer_an_agent_is_closed(agent_user: A
     await sync_to_async(agent_user.groups.clear)()
     assert await console.receive_output(timeout=5) == {"type": "websocket.close", "code": 4403}
     await console.disconnect()  # the browser's side of the close: the consumer finishes
+
+
+async def test_one_event_reads_the_row_once_for_every_console_of_the_process(
+    agent_user: Any, other_agent: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """50 consoles used to make 50 identical reads per message (docs/benchmarks.md, live chat)."""
+    from apps.console import consumers, selectors
+    from apps.conversations.services import message_post
+
+    consumers._memo.clear()
+    reads: list[int] = []
+    real_row = selectors.inbox_row
+
+    def counting_row(*, conversation_id: int) -> Any:
+        reads.append(conversation_id)
+        return real_row(conversation_id=conversation_id)
+
+    monkeypatch.setattr(selectors, "inbox_row", counting_row)
+    conversation = await sync_to_async(ConversationFactory)(status="escalated")
+    consoles = [await _connect(user) for user in (agent_user, other_agent, agent_user)]
+    for console in consoles:
+        await _request(console, {"type": "inbox", "tab": "all", "channel": "", "status": "", "rows": ""})
+    await sync_to_async(message_post)(conversation=conversation, role="customer", text="Toujours rien reçu")
+    for console in consoles:
+        await _html_until(console, f'id="conv-row-{conversation.pk}"')
+    assert reads == [conversation.pk], "the row is read once for the three consoles"
+    # A later event for the same conversation is read again (nothing stale).
+    await sync_to_async(message_post)(conversation=conversation, role="customer", text="Allô ?")
+    for console in consoles:
+        await _html_until(console, f'id="conv-row-{conversation.pk}"')
+        await console.disconnect()
+    assert reads == [conversation.pk, conversation.pk]

@@ -36,7 +36,7 @@ async def test_anonymous_socket_is_refused() -> None:
 
 
 async def test_foreign_origin_is_refused(agent_user: Any) -> None:
-    from asgiref.sync import sync_to_async
+    from channels.db import database_sync_to_async as sync_to_async
 
     headers = await sync_to_async(_cookie_headers)(agent_user)
     headers = [(b"origin", b"https://evil.example")] + [h for h in headers if h[0] != b"origin"]
@@ -46,7 +46,7 @@ async def test_foreign_origin_is_refused(agent_user: Any) -> None:
 
 
 async def test_agent_connects_bad_frames_get_errors_and_socket_stays_usable(agent_user: Any) -> None:
-    from asgiref.sync import sync_to_async
+    from channels.db import database_sync_to_async as sync_to_async
 
     headers = await sync_to_async(_cookie_headers)(agent_user)
     communicator = WebsocketCommunicator(application, "/ws/console/", headers=headers)
