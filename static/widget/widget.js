@@ -68,7 +68,7 @@
   var T = STR[LANG];
   var TITLE = ds.title || T.title;
 
-  // ------------------------------------------------------------------ storage
+  // --- storage
   function load() {
     try { return JSON.parse(localStorage.getItem(KEY) || "null"); } catch (e) { return null; }
   }
@@ -78,7 +78,7 @@
   var session = load();
   if (session && (typeof session.token !== "string" || (CONTEXT && session.context !== CONTEXT))) { session = null; save(null); }
 
-  // ------------------------------------------------------------------ DOM helpers: nodes and textContent, never markup
+  // --- DOM helpers: nodes and textContent, never markup
   function h(tag, attrs, kids) {
     var el = document.createElement(tag);
     if (attrs) for (var k in attrs) {
@@ -92,54 +92,47 @@
   }
   function show(el, on) { el.hidden = !on; }
 
-  var CSS = [
-    ":host{all:initial}",
-    "*{box-sizing:border-box;font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif}",
-    ".sd-root{position:fixed;bottom:20px;z-index:2147483000;font-size:15px;line-height:1.4;color:#111827}",
-    ".sd-right{right:20px}.sd-left{left:20px}",
-    "[hidden]{display:none!important}",
-    ".sd-bubble{width:60px;height:60px;border-radius:50%;border:0;background:var(--sd-accent);color:#fff;cursor:pointer;box-shadow:0 6px 20px rgba(0,0,0,.25);display:flex;align-items:center;justify-content:center;position:relative}",
-    ".sd-bubble svg{width:28px;height:28px;fill:currentColor}",
-    ".sd-badge{position:absolute;top:-4px;right:-4px;min-width:22px;height:22px;border-radius:11px;background:#dc2626;color:#fff;font-size:12px;font-weight:700;display:flex;align-items:center;justify-content:center;padding:0 6px}",
-    ".sd-panel{width:370px;max-width:calc(100vw - 40px);height:560px;max-height:calc(100vh - 110px);background:#fff;border-radius:14px;box-shadow:0 12px 40px rgba(0,0,0,.28);display:flex;flex-direction:column;overflow:hidden;margin-bottom:12px}",
-    ".sd-head{background:var(--sd-accent);color:#fff;padding:12px 14px;display:flex;align-items:center;gap:10px}",
-    ".sd-head h2{margin:0;font-size:16px;font-weight:700}",
-    ".sd-sub{font-size:12px;opacity:.9}",
-    ".sd-x{margin-left:auto;background:transparent;border:0;color:#fff;font-size:22px;cursor:pointer;width:34px;height:34px;border-radius:6px}",
-    "button:focus-visible,a:focus-visible,textarea:focus-visible,input:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}",
-    ".sd-body{flex:1;overflow-y:auto;padding:12px;background:#f9fafb;display:flex;flex-direction:column;gap:8px}",
-    ".sd-log{display:flex;flex-direction:column;gap:8px}",
-    ".sd-msg{max-width:85%;padding:8px 11px;border-radius:12px;background:#fff;border:1px solid #e5e7eb;align-self:flex-start;word-wrap:break-word}",
-    ".sd-msg[data-role=customer]{align-self:flex-end;background:var(--sd-accent);color:#fff;border-color:transparent}",
-    ".sd-msg[data-role=system]{align-self:center;background:transparent;border:0;color:#6b7280;font-size:13px;text-align:center}",
-    ".sd-msg[data-role=agent]{border-color:var(--sd-accent)}",
-    ".sd-who{font-size:11px;font-weight:700;opacity:.75;margin-bottom:2px}",
-    ".sd-text{white-space:pre-wrap}",
-    ".sd-meta{font-size:11px;opacity:.7;margin-top:3px}",
-    ".sd-pending{opacity:.65}.sd-failed{outline:2px solid #dc2626}",
-    ".sd-src{margin:6px 0 0;padding:6px 0 0 16px;border-top:1px solid #e5e7eb;font-size:13px}",
-    ".sd-src a{color:var(--sd-accent)}",
-    ".sd-note{color:#6b7280;font-size:13px}",
-    ".sd-typing{font-size:13px;color:#6b7280;font-style:italic;padding:0 14px 4px}",
-    ".sd-alert{margin:0 12px 6px;padding:7px 10px;border-radius:8px;background:#fef3c7;color:#78350f;font-size:13px}",
-    ".sd-foot{border-top:1px solid #e5e7eb;padding:8px;display:flex;flex-direction:column;gap:6px;background:#fff}",
-    ".sd-row{display:flex;gap:6px;align-items:flex-end}",
-    "textarea,input{font:inherit;border:1px solid #d1d5db;border-radius:8px;padding:8px;width:100%;color:#111827;background:#fff}",
-    ".sd-row textarea{resize:none;height:44px;max-height:120px}",
-    ".sd-btn{background:var(--sd-accent);color:#fff;border:0;border-radius:8px;padding:9px 14px;font:inherit;font-weight:600;cursor:pointer}",
-    ".sd-btn:disabled{opacity:.5;cursor:not-allowed}",
-    ".sd-link{background:none;border:0;color:var(--sd-accent);font:inherit;font-size:13px;cursor:pointer;text-decoration:underline;align-self:flex-start;padding:2px}",
-    ".sd-form{display:flex;flex-direction:column;gap:10px;background:#fff;border:1px solid #e5e7eb;border-radius:12px;padding:12px}",
-    ".sd-form label{font-size:13px;font-weight:600;display:flex;flex-direction:column;gap:3px}",
-    ".sd-err{color:#b91c1c;font-size:12px;font-weight:400}",
-    "[aria-invalid=true]{border-color:#dc2626}",
-    ".sd-stars{display:flex;gap:4px}",
-    ".sd-star{background:none;border:0;font-size:30px;line-height:1;cursor:pointer;color:#d1d5db;padding:2px}",
-    ".sd-star[aria-pressed=true]{color:#f59e0b}",
-    ".sd-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}"
-  ].join("");
+  var CSS = ":host{all:initial}" +
+    "*{box-sizing:border-box;font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif}" +
+    ".sd-root{position:fixed;bottom:20px;z-index:2147483000;font-size:15px;line-height:1.4;color:#111827}" +
+    ".sd-right{right:20px}.sd-left{left:20px}[hidden]{display:none!important}" +
+    ".sd-bubble{width:60px;height:60px;border-radius:50%;border:0;background:var(--sd-accent);color:#fff;cursor:pointer;box-shadow:0 6px 20px rgba(0,0,0,.25);display:flex;align-items:center;justify-content:center;position:relative}" +
+    ".sd-bubble svg{width:28px;height:28px;fill:currentColor}" +
+    ".sd-badge{position:absolute;top:-4px;right:-4px;min-width:22px;height:22px;border-radius:11px;background:#dc2626;color:#fff;font-size:12px;font-weight:700;display:flex;align-items:center;justify-content:center;padding:0 6px}" +
+    ".sd-panel{width:370px;max-width:calc(100vw - 40px);height:560px;max-height:calc(100vh - 110px);background:#fff;border-radius:14px;box-shadow:0 12px 40px rgba(0,0,0,.28);display:flex;flex-direction:column;overflow:hidden;margin-bottom:12px}" +
+    ".sd-head{background:var(--sd-accent);color:#fff;padding:12px 14px;display:flex;align-items:center;gap:10px}" +
+    ".sd-head h2{margin:0;font-size:16px;font-weight:700}.sd-sub{font-size:12px;opacity:.9}" +
+    ".sd-x{margin-left:auto;background:transparent;border:0;color:#fff;font-size:22px;cursor:pointer;width:34px;height:34px;border-radius:6px}" +
+    "button:focus-visible,a:focus-visible,textarea:focus-visible,input:focus-visible{outline:3px solid #f59e0b;outline-offset:2px}" +
+    ".sd-body{flex:1;overflow-y:auto;padding:12px;background:#f9fafb;display:flex;flex-direction:column;gap:8px}" +
+    ".sd-log{display:flex;flex-direction:column;gap:8px}" +
+    ".sd-msg{max-width:85%;padding:8px 11px;border-radius:12px;background:#fff;border:1px solid #e5e7eb;align-self:flex-start;word-wrap:break-word}" +
+    ".sd-msg[data-role=customer]{align-self:flex-end;background:var(--sd-accent);color:#fff;border-color:transparent}" +
+    ".sd-msg[data-role=system]{align-self:center;background:transparent;border:0;color:#6b7280;font-size:13px;text-align:center}" +
+    ".sd-msg[data-role=agent]{border-color:var(--sd-accent)}" +
+    ".sd-who{font-size:11px;font-weight:700;opacity:.75;margin-bottom:2px}.sd-text{white-space:pre-wrap}" +
+    ".sd-meta{font-size:11px;opacity:.7;margin-top:3px}" +
+    ".sd-pending{opacity:.65}.sd-failed{outline:2px solid #dc2626}" +
+    ".sd-src{margin:6px 0 0;padding:6px 0 0 16px;border-top:1px solid #e5e7eb;font-size:13px}" +
+    ".sd-src a{color:var(--sd-accent)}.sd-note{color:#6b7280;font-size:13px}" +
+    ".sd-typing{font-size:13px;color:#6b7280;font-style:italic;padding:0 14px 4px}" +
+    ".sd-alert{margin:0 12px 6px;padding:7px 10px;border-radius:8px;background:#fef3c7;color:#78350f;font-size:13px}" +
+    ".sd-foot{border-top:1px solid #e5e7eb;padding:8px;display:flex;flex-direction:column;gap:6px;background:#fff}" +
+    ".sd-row{display:flex;gap:6px;align-items:flex-end}" +
+    "textarea,input{font:inherit;border:1px solid #d1d5db;border-radius:8px;padding:8px;width:100%;color:#111827;background:#fff}" +
+    ".sd-row textarea{resize:none;height:44px;max-height:120px}" +
+    ".sd-btn{background:var(--sd-accent);color:#fff;border:0;border-radius:8px;padding:9px 14px;font:inherit;font-weight:600;cursor:pointer}" +
+    ".sd-btn:disabled{opacity:.5;cursor:not-allowed}" +
+    ".sd-link{background:none;border:0;color:var(--sd-accent);font:inherit;font-size:13px;cursor:pointer;text-decoration:underline;align-self:flex-start;padding:2px}" +
+    ".sd-form{display:flex;flex-direction:column;gap:10px;background:#fff;border:1px solid #e5e7eb;border-radius:12px;padding:12px}" +
+    ".sd-form label{font-size:13px;font-weight:600;display:flex;flex-direction:column;gap:3px}" +
+    ".sd-err{color:#b91c1c;font-size:12px;font-weight:400}[aria-invalid=true]{border-color:#dc2626}" +
+    ".sd-stars{display:flex;gap:4px}" +
+    ".sd-star{background:none;border:0;font-size:30px;line-height:1;cursor:pointer;color:#d1d5db;padding:2px}" +
+    ".sd-star[aria-pressed=true]{color:#f59e0b}" +
+    ".sd-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}";
 
-  // ------------------------------------------------------------------ build the UI in a shadow root
+  // --- build the UI in a shadow root
   var host = h("div", { id: "supportdesk-widget" });
   host.style.setProperty("--sd-accent", COLOR);
   var root = host.attachShadow ? host.attachShadow({ mode: "open" }) : host;
@@ -158,10 +151,12 @@
   var subtitle = h("div", { "class": "sd-sub", "data-testid": "widget-status", "aria-live": "polite" });
   var closeBtn = h("button", { type: "button", "class": "sd-x", "data-testid": "widget-close", "aria-label": T.close, title: T.close, onclick: function () { setOpen(false); }, text: "×" });
   var log = h("div", { "class": "sd-log", role: "log", "aria-live": "polite", "aria-label": TITLE });
+  // The customer's messages wait here until the server echoes them, then move into the log in the server's order.
+  var pendingBox = h("div", { "class": "sd-log" });
   var welcome = h("p", { "class": "sd-note", text: T.welcome });
   var formBox = h("div");
   var csatBox = h("div");
-  var body = h("div", { "class": "sd-body" }, [welcome, formBox, log, csatBox]);
+  var body = h("div", { "class": "sd-body" }, [welcome, formBox, log, pendingBox, csatBox]);
   var typingEl = h("div", { "class": "sd-typing", "data-testid": "widget-typing", "aria-live": "polite", hidden: true });
   var alertEl = h("div", { "class": "sd-alert", "data-testid": "widget-error", role: "alert", hidden: true });
   var input = h("textarea", { "data-testid": "widget-input", "aria-label": T.input, placeholder: T.placeholder, rows: "1", maxlength: "4000" });
@@ -176,8 +171,9 @@
   ]);
   var rootEl = h("div", { "class": "sd-root " + (ds.position === "left" ? "sd-left" : "sd-right") }, [panel, bubble]);
   root.appendChild(rootEl);
+  rootEl.addEventListener("keydown", function (e) { if (e.key === "Escape" && isOpen) setOpen(false); });
 
-  // ------------------------------------------------------------------ state
+  // --- state
   var ws = null, opened = false, retry = 0, retryTimer = null, refused = 0, renewed = false, serverUp = false;
   var status = "open", shown = {}, outbox = [], unread = 0, historyDone = false, lastTyping = 0;
   var typingTimer = null, waitUntil = 0, waitTimer = null, creating = false, isOpen = false;
@@ -192,14 +188,12 @@
       if (!session && PRECHAT === "off") createSession({});
       render();
       scrollDown();
-      var first = formBox.querySelector("input") || (!input.disabled && input);
-      if (first) first.focus();
+      (formBox.querySelector("input") || (!input.disabled && input) || closeBtn).focus();
     } else {
       bubble.focus();
     }
   }
   function toggle() { setOpen(!isOpen); }
-  panel.addEventListener("keydown", function (e) { if (e.key === "Escape") setOpen(false); });
 
   function renderBadge() {
     badge.textContent = unread > 9 ? "9+" : String(unread);
@@ -217,7 +211,7 @@
     var needForm = !session && PRECHAT !== "off";
     show(formBox, needForm);
     if (needForm && !formBox.firstChild) formBox.appendChild(buildForm());
-    show(welcome, !needForm && !log.firstChild);
+    show(welcome, !needForm && !log.firstChild && !pendingBox.firstChild);
     var closed = status === "closed";
     show(composer, !needForm && !closed);
     show(humanBtn, status === "open");
@@ -232,7 +226,7 @@
     sendBtn.disabled = input.disabled || waiting;
   }
 
-  // ------------------------------------------------------------------ pre-chat form
+  // --- pre-chat form
   var fields = {};
   function field(name, label, type, required, autocomplete) {
     var err = h("span", { "class": "sd-err", id: "sd-err-" + name, "aria-live": "polite" });
@@ -278,7 +272,7 @@
     if (data) createSession(data);
   }
 
-  // ------------------------------------------------------------------ session + socket
+  // --- session + socket
   function createSession(data) {
     if (creating) return;
     creating = true;
@@ -378,7 +372,7 @@
     else { outbox.push(frame); connect(); }
   }
 
-  // ------------------------------------------------------------------ incoming frames
+  // --- incoming frames
   function handle(f) {
     if (f.type === "message") addMessage(f);
     else if (f.type === "status") setStatus(f.status);
@@ -408,7 +402,7 @@
   function showError(f) {
     var wait = Math.ceil(Number(f.retry_after) || 0);
     if (f.code === "rate_limited" || wait > 0) {
-      var last = log.querySelector(".sd-pending");
+      var last = pendingBox.querySelector(".sd-pending");
       if (last) { last.classList.remove("sd-pending"); last.classList.add("sd-failed"); last.querySelector(".sd-meta").textContent = T.notSent; }
       startWait(wait || 10);
       return;
@@ -460,13 +454,14 @@
     if (f.id != null) shown[f.id] = true;
     if (role === "customer") {
       // Our own message coming back: confirm the pending bubble instead of adding a second one.
-      var pend = log.querySelectorAll(".sd-pending");
+      var pend = pendingBox.querySelectorAll(".sd-pending");
       for (var i = 0; i < pend.length; i++) {
         if (pend[i].sdText === f.text) {
           pend[i].classList.remove("sd-pending");
           pend[i].setAttribute("data-id", String(f.id));
           pend[i].querySelector(".sd-meta").textContent = timeText(f.created_at);
-          return;
+          log.appendChild(pend[i]);
+          return scrollDown();
         }
       }
     } else {
@@ -478,7 +473,7 @@
     scrollDown();
   }
 
-  // ------------------------------------------------------------------ outgoing
+  // --- outgoing
   function sendMessage() {
     var text = input.value.trim();
     if (!text || sendBtn.disabled || !session) return;
@@ -487,7 +482,7 @@
     el.classList.add("sd-pending");
     el.sdText = text;
     el.querySelector(".sd-meta").textContent = T.sending;
-    log.appendChild(el);
+    pendingBox.appendChild(el);
     render();
     scrollDown();
     sendFrame({ type: "message", text: text });
@@ -508,7 +503,7 @@
     humanBtn.textContent = T.humanSent;
   }
 
-  // ------------------------------------------------------------------ survey
+  // --- survey
   function buildSurvey() {
     var rating = 0, stars = [];
     var submit = h("button", { type: "submit", "class": "sd-btn", "data-testid": "csat-submit", disabled: true, text: T.rate });
@@ -552,7 +547,7 @@
     clearTimeout(retryTimer);
     session = null; save(null);
     shown = {}; outbox = []; status = "open"; retry = 0; refused = 0; serverUp = false;
-    log.textContent = ""; csatBox.textContent = ""; formBox.textContent = ""; fields = {};
+    log.textContent = ""; pendingBox.textContent = ""; csatBox.textContent = ""; formBox.textContent = ""; fields = {};
     resetHuman();
     hideTyping();
     if (PRECHAT === "off" && (fromUser || isOpen)) createSession({});
@@ -560,7 +555,7 @@
     if (fromUser) { var f = formBox.querySelector("input") || input; f.focus(); }
   }
 
-  // ------------------------------------------------------------------ start
+  // --- start
   function mount() {
     document.body.appendChild(host);
     render();

@@ -120,16 +120,21 @@ def test_text_is_never_html_and_the_history_survives_a_reload(daphne_server: Any
     expect(page.get_by_test_id("widget-input")).to_be_enabled()
     page.get_by_test_id("widget-input").fill(XSS)
     page.get_by_test_id("widget-send").click()
+    page.get_by_test_id("widget-input").fill("bonjour")  # sent before the first one is answered
+    page.get_by_test_id("widget-send").click()
 
     mine = page.locator("[data-testid=widget-message][data-role=customer]")
-    expect(mine).to_have_count(1)
+    expect(mine).to_have_count(2)
     expect(mine.first.locator(".sd-text")).to_have_text(XSS)
-    expect(mine.first).to_have_attribute("data-id", re.compile(r"\S"))  # confirmed by the server's echo
-    expect(page.locator("[data-testid=widget-message][data-role=bot]").first).to_be_visible(timeout=30_000)
+    for n in (0, 1):
+        expect(mine.nth(n)).to_have_attribute("data-id", re.compile(r"\d"))  # confirmed by the server's echo
+    expect(page.locator("[data-testid=widget-message][data-role=bot]")).to_have_count(2, timeout=30_000)
     assert page.locator("#supportdesk-widget img").count() == 0
     before = page.locator("[data-testid=widget-message]").evaluate_all(
         "els => els.map(e => [e.dataset.role, e.dataset.id, e.querySelector('.sd-text').textContent])"
     )
+    ids = [int(m[1]) for m in before]
+    assert ids == sorted(ids), f"shown in the server's order: {before}"
     session = stored_session(page, daphne_server.url)
     assert session and session["token"]
 
