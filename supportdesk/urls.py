@@ -23,4 +23,5 @@ urlpatterns = [
     path("webhooks/", include("apps.integrations.urls")),
     path("widget/", include("apps.widget.urls")),
     path("contact/", include("apps.contact.urls")),
+    path("help/", include("apps.knowledge.help_urls")),
 ]

@@ -183,12 +183,15 @@ def _respond(conversation: Conversation | None, text: str) -> BotReply:
 
 
 def _sources(hits: list[SearchHit]) -> list[dict[str, str]]:
+    """Each document used, once, with a link a customer can open (its URL, else its help-centre page)."""
+    from apps.knowledge.help import public_url
+
     seen: set[int] = set()
     out = []
     for hit in hits:
         if hit.document.id not in seen:
             seen.add(hit.document.id)
-            out.append({"title": hit.document.title, "url": hit.document.url})
+            out.append({"title": hit.document.title, "url": public_url(hit.document.id, hit.document.url)})
     return out
 
 
@@ -199,11 +202,14 @@ def _no_answer(lang: str, score: float | None = None) -> BotReply:
 def _knowledge_answer(query: str, lang: str) -> BotReply:
     from apps.ai.local.bot import extractive_answer
     from apps.ai.providers import embeddings_model_name, get_embeddings
+    from apps.knowledge.help import internal_document_ids
     from apps.knowledge.selectors import knowledge_search
 
     if not " ".join(query.split()):
         return _no_answer(lang)
-    hits = knowledge_search(query, k=settings.BOT_TOP_K).hits
+    # Documents tagged internal (procedures for agents) are for the console, never for customers.
+    internal = internal_document_ids()
+    hits = [h for h in knowledge_search(query, k=settings.BOT_TOP_K).hits if h.document.id not in internal]
     if not hits:
         return _no_answer(lang)
     threshold = bot_min_score(embeddings_model_name())
