@@ -9,6 +9,7 @@ import json
 import re
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -220,4 +221,50 @@ def test_one_tag_on_another_site(daphne_server: Any, other_site: str, new_page: 
     expect(page.locator("[data-testid=widget-message][data-role=bot]").first).to_be_visible(timeout=30_000)
     session = stored_session(page, daphne_server.url)  # kept by the customer's site, keyed by the server
     assert session and session["conversation_id"]
+    assert watch.errors == []
+
+
+def _in_thread(fn: Any, **kwargs: Any) -> Any:
+    """Call a service outside Playwright's thread: its events go out through async_to_sync, which refuses a thread
+    with a running event loop."""
+    from django.db import connection
+
+    def run() -> Any:
+        try:
+            return fn(**kwargs)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(run).result()
+
+
+def test_sources_are_links_only_when_they_are_web_addresses(daphne_server: Any, new_page: Any) -> None:
+    from apps.conversations.models import Conversation
+    from apps.conversations.services import message_post
+
+    page, watch = new_page()
+    open_widget(page, daphne_server.url)
+    expect(page.get_by_test_id("widget-status")).to_have_text("Assistant virtuel")
+    session = stored_session(page, daphne_server.url)
+    assert session
+    conversation = Conversation.objects.get(pk=session["conversation_id"])
+    sources = [
+        {"title": "Paiement et facturation", "url": "https://aide.alize.example/paiement#cheques"},
+        {"title": "Piège", "url": "javascript:alert(1)"},
+        {"title": "Horaires", "url": ""},
+    ]
+    _in_thread(
+        message_post, conversation=conversation, role="bot", text="Les chèques ne sont plus acceptés.", sources=sources
+    )
+
+    bot = page.locator("[data-testid=widget-message][data-role=bot]")
+    expect(bot).to_have_count(1)
+    shown = bot.get_by_test_id("message-source")
+    expect(shown).to_have_text(["Paiement et facturation", "Piège", "Horaires"])
+    links = bot.locator("a[data-testid=message-source]")
+    expect(links).to_have_count(1)
+    expect(links).to_have_attribute("href", "https://aide.alize.example/paiement#cheques")
+    expect(links).to_have_attribute("target", "_blank")
+    expect(links).to_have_attribute("rel", "noopener noreferrer")
     assert watch.errors == []
