@@ -115,7 +115,9 @@ def test_customer_bot_agent_survey_and_labels(
         answer = widget_messages(customer, "bot").nth(1)
         links = answer.locator("a[data-testid=message-source]")
         expect(links.first).to_be_visible()
-        assert links.first.get_attribute("href"), "a source is a link"
+        href = links.first.get_attribute("href") or ""
+        assert href.startswith(("http://", "https://")), f"a source is a web link: {href!r}"
+        assert customer.request.get(href).ok, f"the source {href} opens"
         titles = " ".join(links.all_text_contents())
         assert "Paiement" in titles or QUESTION_SOURCE[1] in titles, f"sources shown: {titles!r}"
         expect(customer.get_by_test_id("widget-status")).to_have_text("Assistant virtuel")
