@@ -365,7 +365,7 @@ CONSOLE_PRESENCE_TTL = env.int("CONSOLE_PRESENCE_TTL", default=60)
 # KNOWLEDGE_MIN_SIMILARITY.
 _BOT_MIN_SCORE = env.float("BOT_MIN_SCORE", default=None)
 BOT_MIN_SCORE: dict[str, float] = {
-    **({"default": _BOT_MIN_SCORE} if _BOT_MIN_SCORE is not None else {"use-multilingual-v3-384": 0.26}),
+    **({"default": _BOT_MIN_SCORE} if _BOT_MIN_SCORE is not None else {"use-multilingual-v3-384": 0.25}),
     **json.loads(env.str("BOT_MIN_SCORE_PER_MODEL", default="{}")),
 }
 BOT_MAX_FAILURES = env.int("BOT_MAX_FAILURES", default=3)  # non-confident answers before handing over to a human
