@@ -28,11 +28,11 @@ from apps.console import selectors, services
 from apps.console.selectors import InboxFilters
 from apps.conversations.events import conversation_group, inbox_group, presence_send, typing_send
 from apps.core.exceptions import ApplicationError
+from apps.core.frames import FrameError, parse_frame
 from apps.core.permissions import is_agent
 
 logger = logging.getLogger(__name__)
 
-MAX_FRAME_BYTES = 16_384
 MAX_ROWS_TRACKED = 500
 SEEN_MESSAGES = 1_000
 TYPING_EVERY = 2.0  # seconds between two typing events this socket relays
@@ -151,16 +151,10 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
     # ------------------------------------------------------------------ client frames
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if text_data is None or len(text_data.encode()) > MAX_FRAME_BYTES:
-            await self.send_error("bad_frame", f"Send JSON text frames of at most {MAX_FRAME_BYTES} bytes.")
-            return
         try:
-            frame = json.loads(text_data)
-        except ValueError:
-            await self.send_error("bad_json", "The frame is not valid JSON.")
-            return
-        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-            await self.send_error("bad_frame", 'A frame is a JSON object with a "type".')
+            frame = parse_frame(text_data)
+        except FrameError as exc:
+            await self.send_error(exc.code, exc.detail)
             return
         kind = frame["type"]
         if kind == "ping":

@@ -24,10 +24,10 @@ from apps.conversations.models import Conversation, Message
 from apps.core import ratelimit
 from apps.core.clientip import scope_client_ip
 from apps.core.exceptions import ApplicationError
+from apps.core.frames import FrameError, parse_frame
 
 logger = logging.getLogger(__name__)
 
-MAX_FRAME_BYTES = 16_384
 TYPING_INTERVAL = 2.0  # seconds between two relayed typing frames of one socket
 CLIENT_TYPES = ("message", "typing", "human", "csat")
 
@@ -84,16 +84,10 @@ class WidgetConsumer(AsyncWebsocketConsumer):
     # ----------------------------------------------------------------------- client frames
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
-        if text_data is None or len(text_data.encode()) > MAX_FRAME_BYTES:
-            await self.send_error("bad_frame", f"Send JSON text frames of at most {MAX_FRAME_BYTES} bytes.")
-            return
         try:
-            frame = json.loads(text_data)
-        except ValueError:
-            await self.send_error("bad_json", "The frame is not valid JSON.")
-            return
-        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
-            await self.send_error("bad_frame", 'A frame is a JSON object with a "type".')
+            frame = parse_frame(text_data)
+        except FrameError as exc:
+            await self.send_error(exc.code, exc.detail)
             return
         kind = frame["type"]
         if kind not in CLIENT_TYPES:
