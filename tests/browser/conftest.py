@@ -11,7 +11,6 @@ own browser download is never used.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -24,7 +23,7 @@ import httpx
 import pytest
 from django.conf import settings
 
-from tests.conftest import PYTHON, ROOT, WorkerProcess, _purge_queues, child_env
+from tests.conftest import PYTHON, ROOT, WorkerProcess, _purge_queues, child_env, stop_process_group
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -118,13 +117,8 @@ class LiveServer:
             return "(no log)"
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        if self.proc is not None:
+            stop_process_group(self.proc)
         if self._log is not None:
             self._log.close()
 
@@ -175,6 +169,11 @@ def _restore_migration_data(request: Any, migration_data: str) -> None:
 def browser(migration_data: str) -> Iterator[Any]:
     """Per module, not per session: while Playwright's sync API is open its event loop runs in this thread, and the
     pytest-asyncio tests of later modules could not start theirs."""
+    yield from launch_chromium()
+
+
+def launch_chromium() -> Iterator[Any]:
+    """Chromium through Playwright's sync API, for a module-scoped `browser` fixture (tests/console uses it too)."""
     from playwright.sync_api import sync_playwright
 
     # Playwright's sync API keeps an asyncio loop marked as running in this thread, so Django's ORM would refuse

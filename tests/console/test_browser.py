@@ -3,7 +3,6 @@ static/console/console.js do with the socket's fragments. Reuses tests/browser's
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -11,7 +10,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import daphne_server, login_agent, new_page  # noqa: F401  # fixtures
+from tests.browser.conftest import daphne_server, launch_chromium, login_agent, new_page  # noqa: F401  # fixtures
 from tests.conversations.factories import ContactFactory, ConversationFactory, MessageFactory
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
@@ -24,19 +23,7 @@ def browser() -> Iterator[Any]:
     """Chromium for this module (tests/browser's way, without its migration-data machinery: this test makes
     its own rows). Playwright's sync API runs an event loop in this thread while it is open, hence the module
     scope (later pytest-asyncio tests need theirs) and DJANGO_ALLOW_ASYNC_UNSAFE in this process only."""
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser.conftest import ASYNC_UNSAFE, _launch
-
-    previous = os.environ.get(ASYNC_UNSAFE)
-    os.environ[ASYNC_UNSAFE] = "true"
-    try:
-        yield from _launch(sync_playwright)
-    finally:
-        if previous is None:
-            os.environ.pop(ASYNC_UNSAFE, None)
-        else:
-            os.environ[ASYNC_UNSAFE] = previous
+    yield from launch_chromium()
 
 
 def in_thread(fn: Callable[..., Any], **kwargs: Any) -> Any:
