@@ -21,8 +21,6 @@ embeddings), migrated, with docs/knowledge ingested by the real ingestion; the s
 from __future__ import annotations
 
 import argparse
-import atexit
-import contextlib
 import datetime as dt
 import json
 import math
@@ -38,7 +36,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 if str(BASE_DIR) not in sys.path:
     sys.path.insert(0, str(BASE_DIR))
 
-from apps.core import embedded  # noqa: E402  (does not import Django)
+from bench._harness import stop_embedded  # noqa: E402
 from bench.startup import BenchError, _machine, _sigterm_as_interrupt  # noqa: E402
 
 
@@ -226,14 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         _log(f"FAILED: {exc}")
         status = 1
     finally:
-        with contextlib.suppress(Exception):
-            from django.db import connections
-
-            connections.close_all()
-        with contextlib.suppress(Exception):
-            embedded.stop_all(data_dir)
-        atexit.unregister(embedded.postgres_release)
-        atexit.unregister(embedded.redis_release)
+        stop_embedded(data_dir)
         shutil.rmtree(tmp, ignore_errors=True)
     if status == 0:
         path = args.json or BASE_DIR / "bench" / "results" / f"bot-{dt.datetime.now():%Y%m%d-%H%M%S}.json"

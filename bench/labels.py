@@ -31,45 +31,34 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import atexit
-import contextlib
 import datetime as dt
 import json
 import math
-import os
 import random
 import re
 import secrets
-import shlex
-import shutil
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import psutil
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 if str(BASE_DIR) not in sys.path:
     sys.path.insert(0, str(BASE_DIR))
 
-from apps.core import embedded  # noqa: E402  (does not import Django)
-from bench.startup import (  # noqa: E402
-    BenchError,
-    LineReader,
-    Tracker,
-    _machine,
-    _pick_ports,
-    _sigterm_as_interrupt,
-    _tail,
-    child_env,
+from bench._harness import (  # noqa: E402
+    Child,
+    Harness,
+    bench_main,
+    command_line,
+    free_g,
+    pct,
+    phases_line,
+    write_json,
 )
+from bench.startup import BenchError, Tracker, _machine, _pick_ports, _tail  # noqa: E402
 
 PHASES = ("throughput", "ratelimit", "stats", "resolve", "webhook")
 CONVERSATIONS_QUEUE = "conversations"
@@ -84,16 +73,6 @@ SEED = 20261122
 
 def _log(msg: str) -> None:
     print(f"bench.labels: {msg}", file=sys.stderr, flush=True)
-
-
-def pct(values: list[float], q: float) -> float | None:
-    """Percentile by linear interpolation (q in 0..100)."""
-    if not values:
-        return None
-    s = sorted(values)
-    k = (len(s) - 1) * q / 100
-    lo, hi = math.floor(k), math.ceil(k)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
 def _ms(v: float | None) -> str:
@@ -116,11 +95,6 @@ def _n(v: int | float) -> str:
     return f"{v:,}"
 
 
-def _wall_of(mono: float) -> float:
-    """Wall-clock time of a time.monotonic() reading taken earlier in this process."""
-    return time.time() - (time.monotonic() - mono)
-
-
 def max_in_window(times: list[float], window: float = 60.0) -> tuple[int, float | None]:
     """The most events in any sliding window [t, t + window) and where such a window starts."""
     s = sorted(times)
@@ -131,20 +105,6 @@ def max_in_window(times: list[float], window: float = 60.0) -> tuple[int, float 
         if j - i > best:
             best, start = j - i, t
     return best, start
-
-
-def _free_g() -> str:
-    with contextlib.suppress(OSError, subprocess.SubprocessError):
-        return subprocess.run(["free", "-g"], capture_output=True, text=True, timeout=10).stdout.rstrip()
-    return "(free -g unavailable)"
-
-
-def _command(argv: list[str]) -> str:
-    python = sys.executable
-    with contextlib.suppress(ValueError):
-        if Path(python).is_relative_to(BASE_DIR):
-            python = str(Path(python).relative_to(BASE_DIR))
-    return f"cd {shlex.quote(str(BASE_DIR))} && {shlex.join([python, '-m', 'bench', 'labels', *argv])}"
 
 
 # --------------------------------------------------------------------------- realistic conversations
@@ -277,80 +237,6 @@ def conversation(rng: random.Random) -> list[tuple[str, str]]:
 # --------------------------------------------------------------------------- child processes
 
 
-@dataclass
-class Child:
-    """A process we started (Celery worker or daphne): own session, output logged with times, bounded stop."""
-
-    label: str
-    cmd: list[str]
-    env: dict[str, str]
-    tracker: Tracker
-    log: Path
-    proc: subprocess.Popen[bytes] | None = None
-    reader: LineReader | None = None
-    tree: list[psutil.Process] = field(default_factory=list)
-
-    def start(self) -> None:
-        self.log.write_text(f"$ {shlex.join(self.cmd)}\n")
-        t0 = time.monotonic()
-        self.proc = subprocess.Popen(
-            self.cmd,
-            cwd=BASE_DIR,
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self.tracker.remember([psutil.Process(self.proc.pid)])
-        assert self.proc.stdout is not None
-        self.reader = LineReader(self.proc.stdout, self.log, t0)
-
-    def snapshot(self) -> None:
-        if self.proc is None:
-            return
-        with contextlib.suppress(psutil.Error):
-            root = psutil.Process(self.proc.pid)
-            self.tree = [root, *root.children(recursive=True)]
-            self.tracker.remember(self.tree)
-
-    def wait_for(self, predicate: Any, timeout: float, what: str) -> float:
-        """Wait for an output line; return its wall-clock time."""
-        assert self.reader is not None and self.proc is not None
-        mono, _line = self.reader.wait_for(predicate, self.proc, time.monotonic() + timeout, what)
-        self.snapshot()
-        return _wall_of(mono)
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """SIGTERM (Celery: warm shutdown), bounded wait, then SIGKILL to the whole tree and session."""
-        if self.proc is None:
-            return
-        self.snapshot()
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                _log(f"{self.label} did not stop within {timeout:.0f} s of SIGTERM; killing it")
-        for p in self.tree:
-            with contextlib.suppress(psutil.Error):
-                if p.is_running():
-                    p.kill()
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(10)
-        if self.reader:
-            self.reader.thread.join(5)
-
-    def lines(self) -> list[str]:
-        try:
-            return self.log.read_text(errors="replace").splitlines()
-        except FileNotFoundError:
-            return []
-
-
 def worker(
     name: str, concurrency: int, tracker: Tracker, logs: Path, env: dict[str, str], children: list[Child]
 ) -> Child:
@@ -390,58 +276,14 @@ def task_results(child: Child) -> Counter[str]:
 # --------------------------------------------------------------------------- the benchmark
 
 
-class Bench:
-    def __init__(self, args: argparse.Namespace, tmp: Path) -> None:
-        self.args = args
-        self.tmp = tmp
-        self.data_dir = tmp / "data"
-        self.logs = tmp / "logs"
-        self.logs.mkdir(parents=True, exist_ok=True)
-        self.tracker = Tracker(tmp=tmp, data_dir=self.data_dir)
-        self.children: list[Child] = []
-        self.results: dict[str, Any] = {}
-        self.env = child_env(self.data_dir)
-
+class Bench(Harness):
     # ----------------------------------------------------------------- setup
 
     def setup(self) -> None:
         """`manage.py migrate` on the fresh data dir, then Django in this process on the same data dir."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        t0 = time.monotonic()
-        log = self.logs / "migrate.log"
-        with log.open("w") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "manage.py", "migrate", "--noinput", "-v", "1"],
-                cwd=BASE_DIR,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            self.tracker.remember([psutil.Process(proc.pid)])
-            try:
-                code = proc.wait(self.args.timeout)
-            except subprocess.TimeoutExpired as exc:
-                raise BenchError(f"migrate did not finish within {self.args.timeout:.0f} s; log: {log}") from exc
-        if code != 0:
-            raise BenchError(f"migrate failed (code {code}):\n{_tail(log)}")
-        self.results["migrate_s"] = time.monotonic() - t0
-        for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
-            os.environ.pop(name, None)
-        os.environ.update({k: v for k, v in self.env.items() if k in ("SUPPORTDESK_DATA_DIR", "LLM_PROVIDER")})
-        os.environ["DJANGO_SETTINGS_MODULE"] = "supportdesk.settings.dev"
-        os.environ["LOG_LEVEL"] = "WARNING"  # this process: no per-conversation INFO lines on the terminal
-        if (BASE_DIR / ".env").exists():
-            os.environ.update(DATABASE_URL="", REDIS_URL="")
-        import django
-
-        django.setup()
-        from django.conf import settings
-
-        if Path(settings.DATA_DIR) != self.data_dir.resolve() or not settings.EMBEDDED_DATABASE:
-            raise BenchError(f"Django is not on the benchmark's data dir ({settings.DATA_DIR})")
+        self.migrate_and_load_django()
         import redis
+        from django.conf import settings
 
         self.redis = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=10)
         self.results["settings"] = {
@@ -1119,17 +961,7 @@ class Bench:
         self.children.append(d)
         d.start()
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + args.timeout
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            if d.proc is not None and d.proc.poll() is not None:
-                raise BenchError(f"daphne exited (code {d.proc.returncode}); log: {d.log}\n{_tail(d.log)}")
-            if time.monotonic() > deadline:
-                raise BenchError(f"daphne did not answer /healthz within {args.timeout:.0f} s; log: {d.log}")
-            time.sleep(0.2)
-        d.snapshot()
+        d.wait_http_ok(f"{base}/healthz", args.timeout)
         rng = random.Random(SEED + 3)
         t_base = int(time.time()) - 3600
 
@@ -1205,23 +1037,6 @@ class Bench:
             f"duplicate {out['duplicate']['per_s']:.0f}/s, codes ok {out['expected_codes_ok']}"
         )
 
-    # ----------------------------------------------------------------- teardown
-
-    def teardown(self) -> list[str]:
-        for c in self.children:
-            with contextlib.suppress(Exception):
-                c.stop(timeout=15)
-        with contextlib.suppress(Exception):
-            from django.db import connections
-
-            connections.close_all()
-        with contextlib.suppress(Exception):
-            embedded.stop_all(self.data_dir)
-        # This process's exit handlers would otherwise try to release servers of a directory that is gone.
-        atexit.unregister(embedded.postgres_release)
-        atexit.unregister(embedded.redis_release)
-        return self.tracker.sweep()
-
 
 def _count_id() -> Any:
     from django.db.models import Count
@@ -1281,60 +1096,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = parse_args(argv)
-    tmp = Path(tempfile.mkdtemp(prefix="sdbench-labels-", dir="/tmp")).resolve()
-    saved_environ = dict(os.environ)  # restored at the end: `python -m bench` runs other benchmarks after this one
-    bench = Bench(args, tmp)
-    status = 0
-    started = time.monotonic()
-    _log(f"data dir {bench.data_dir}; logs in {bench.logs} (removed at the end)")
-    try:
-        with _sigterm_as_interrupt():
-            bench.setup()
-            for phase in PHASES:
-                if phase in args.phases:
-                    t0 = time.monotonic()
-                    load_before = os.getloadavg()[0]
-                    getattr(bench, f"phase_{phase}")()
-                    bench.results.setdefault(phase, {}).update(
-                        phase_s=time.monotonic() - t0, load_before=load_before, load_after=os.getloadavg()[0]
-                    )
-    except KeyboardInterrupt:
-        _log("interrupted; stopping everything it started…")
-        status = 130
-    except BenchError as exc:
-        _log(f"FAILED: {exc}")
-        status = 1
-    except Exception as exc:  # report, then clean up like any other failure
-        import traceback
-
-        traceback.print_exc()
-        _log(f"FAILED: {type(exc).__name__}: {exc}")
-        status = 1
-    finally:
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not abort the cleanup
-        try:
-            killed = bench.teardown()
-            if killed:
-                _log(f"killed left-over processes: {killed}")
-            left = bench.tracker.ours_alive() + embedded.leftover_processes(bench.data_dir)
-            if left:
-                _log(f"WARNING, still alive: {[p.pid for p in left]}")
-                status = status or 1
-            bench.results["leftover_processes"] = len(left)
-            if args.keep_logs:
-                with contextlib.suppress(OSError):
-                    shutil.copytree(bench.logs, args.keep_logs, dirs_exist_ok=True)
-            shutil.rmtree(tmp, ignore_errors=True)
-            os.environ.clear()
-            os.environ.update(saved_environ)
-        finally:
-            signal.signal(signal.SIGINT, previous)
-    bench.results["total_s"] = time.monotonic() - started
-    if status in (0, 1) and any(p in bench.results for p in PHASES):
-        report(bench.results, args, argv)
-    return status
+    return bench_main("labels", argv, parse_args, Bench, PHASES, report, _log)
 
 
 # --------------------------------------------------------------------------- report
@@ -1343,7 +1105,7 @@ def main(argv: list[str] | None = None) -> int:
 def report(r: dict[str, Any], args: argparse.Namespace, argv: list[str]) -> None:
     machine = _machine()
     out: list[str] = ["### Labeling pipeline benchmark (`bench/labels.py`)", ""]
-    out.append(f"Command: `{_command(argv)}`")
+    out.append(f"Command: `{command_line('labels', argv)}`")
     out.append("")
     out.append(
         f"Date: {machine['date']}. Machine: {machine['nproc']} CPUs (`nproc`), {machine['cpu']}, {machine['os']}, "
@@ -1352,15 +1114,10 @@ def report(r: dict[str, Any], args: argparse.Namespace, argv: list[str]) -> None
     )
     out.append("")
     out.append("```")
-    out.append(_free_g())
+    out.append(free_g())
     out.append("```")
-    phases = [
-        f"{p} {r[p]['phase_s']:.0f} s (1-min load {r[p]['load_before']:.1f} → {r[p]['load_after']:.1f})"
-        for p in PHASES
-        if p in r and "phase_s" in r[p]
-    ]
     out.append("")
-    out.append(f"Phases: {'; '.join(phases)}.")
+    out.append(phases_line(r, PHASES))
     s = r.get("settings", {})
     out.append("")
     out.append(
@@ -1552,11 +1309,14 @@ def report(r: dict[str, Any], args: argparse.Namespace, argv: list[str]) -> None
     text = "\n".join(out)
     print(text, flush=True)
     path = args.json or BASE_DIR / "bench" / "results" / f"labels-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"command": _command(argv), "machine": machine, "free_g": _free_g(), "results": r, "markdown": text}
-        path.write_text(json.dumps(payload, indent=2, default=str))
-        _log(f"results also written to {path}")
+    payload = {
+        "command": command_line("labels", argv),
+        "machine": machine,
+        "free_g": free_g(),
+        "results": r,
+        "markdown": text,
+    }
+    write_json(path, payload, _log)
 
 
 if __name__ == "__main__":

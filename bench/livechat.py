@@ -26,20 +26,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import atexit
 import contextlib
 import datetime as dt
 import json
-import os
 import resource
 import secrets
-import shlex
-import shutil
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -53,17 +47,17 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 if str(BASE_DIR) not in sys.path:
     sys.path.insert(0, str(BASE_DIR))
 
-from apps.core import embedded  # noqa: E402  (does not import Django)
-from bench.labels import Child, _free_g, pct  # noqa: E402
-from bench.startup import (  # noqa: E402
-    BenchError,
-    Tracker,
-    _machine,
-    _pick_ports,
-    _sigterm_as_interrupt,
-    _tail,
-    child_env,
+from bench._harness import (  # noqa: E402
+    Child,
+    Harness,
+    bench_main,
+    command_line,
+    free_g,
+    pct,
+    phases_line,
+    write_json,
 )
+from bench.startup import BenchError, _machine, _pick_ports, _tail  # noqa: E402
 
 PHASES = ("latency", "idle")
 MIB = 1024 * 1024
@@ -85,14 +79,6 @@ def _x(ours: float | None, raw: float | None) -> str:
 
 def _mib(v: float | None) -> str:
     return "n/a" if v is None else f"{v / MIB:,.1f} MiB"
-
-
-def _command(argv: list[str]) -> str:
-    python = sys.executable
-    with contextlib.suppress(ValueError):
-        if Path(python).is_relative_to(BASE_DIR):
-            python = str(Path(python).relative_to(BASE_DIR))
-    return f"cd {shlex.quote(str(BASE_DIR))} && {shlex.join([python, '-m', 'bench', 'livechat', *argv])}"
 
 
 def _git(*args: str) -> str:
@@ -225,17 +211,10 @@ class Current:
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-class Bench:
+class Bench(Harness):
     def __init__(self, args: argparse.Namespace, tmp: Path) -> None:
-        self.args = args
-        self.tmp = tmp
-        self.data_dir = tmp / "data"
-        self.logs = tmp / "logs"
-        self.logs.mkdir(parents=True, exist_ok=True)
-        self.tracker = Tracker(tmp=tmp, data_dir=self.data_dir)
-        self.children: list[Child] = []
-        self.results: dict[str, Any] = {}
-        self.env = child_env(self.data_dir)
+        super().__init__(args, tmp)
+        self.saved_nofile = resource.getrlimit(resource.RLIMIT_NOFILE)  # restored by teardown()
         self.daphne: Child | None = None
         self.base = ""
         self.origin = ""
@@ -244,6 +223,7 @@ class Bench:
 
     def setup(self) -> None:
         """Raise the open-files limit, `manage.py migrate` the fresh data dir, load Django here, start daphne."""
+        self.results["code"] = _code_state()  # what daphne is about to load
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         want = self.args.idle_sockets * 2 + 2048  # both ends of every socket live on this machine
         if soft < want:
@@ -252,46 +232,13 @@ class Bench:
         self.results["nofile"] = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
         if self.results["nofile"] < want:
             _log(f"open-files limit {self.results['nofile']} < {want}: some idle sockets may fail to open")
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        t0 = time.monotonic()
-        log = self.logs / "migrate.log"
-        with log.open("w") as out:
-            proc = subprocess.Popen(
-                [sys.executable, "manage.py", "migrate", "--noinput", "-v", "1"],
-                cwd=BASE_DIR,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            self.tracker.remember([psutil.Process(proc.pid)])
-            try:
-                code = proc.wait(self.args.timeout)
-            except subprocess.TimeoutExpired as exc:
-                raise BenchError(f"migrate did not finish within {self.args.timeout:.0f} s; log: {log}") from exc
-        if code != 0:
-            raise BenchError(f"migrate failed (code {code}):\n{_tail(log)}")
-        self.results["migrate_s"] = time.monotonic() - t0
-        for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
-            os.environ.pop(name, None)
-        os.environ.update({k: v for k, v in self.env.items() if k in ("SUPPORTDESK_DATA_DIR", "LLM_PROVIDER")})
-        os.environ["DJANGO_SETTINGS_MODULE"] = "supportdesk.settings.dev"
-        os.environ["LOG_LEVEL"] = "WARNING"
-        if (BASE_DIR / ".env").exists():
-            os.environ.update(DATABASE_URL="", REDIS_URL="")
-        import django
-
-        django.setup()
+        self.migrate_and_load_django()
         from django.conf import settings
 
-        if Path(settings.DATA_DIR) != self.data_dir.resolve() or not settings.EMBEDDED_DATABASE:
-            raise BenchError(f"Django is not on the benchmark's data dir ({settings.DATA_DIR})")
         self.redis_url = settings.REDIS_URL
         self.start_daphne()
 
     def start_daphne(self) -> None:
-        import httpx
 
         (port,) = _pick_ports(1, self.tracker.ports)
         # Every client is 127.0.0.1: the per-IP limits (20 messages/min, 60 sessions/h) would stop the load itself.
@@ -306,17 +253,7 @@ class Bench:
         self.base = f"http://127.0.0.1:{port}"
         self.ws_base = f"ws://127.0.0.1:{port}"
         self.origin = self.base
-        deadline = time.monotonic() + self.args.timeout
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.base}/healthz", timeout=2).status_code == 200:
-                    break
-            if d.proc is not None and d.proc.poll() is not None:
-                raise BenchError(f"daphne exited (code {d.proc.returncode}); log: {d.log}\n{_tail(d.log)}")
-            if time.monotonic() > deadline:
-                raise BenchError(f"daphne did not answer /healthz within {self.args.timeout:.0f} s; log: {d.log}")
-            time.sleep(0.2)
-        d.snapshot()
+        d.wait_http_ok(f"{self.base}/healthz", self.args.timeout)
         if len(d.tree) != 1:
             _log(f"daphne runs as {len(d.tree)} processes; memory and CPU are summed over them")
 
@@ -747,18 +684,14 @@ class Bench:
     # ----------------------------------------------------------------- teardown
 
     def teardown(self) -> list[str]:
-        for c in self.children:
-            with contextlib.suppress(Exception):
-                c.stop(timeout=15)
-        with contextlib.suppress(Exception):
-            from django.db import connections
-
-            connections.close_all()
-        with contextlib.suppress(Exception):
-            embedded.stop_all(self.data_dir)
-        atexit.unregister(embedded.postgres_release)
-        atexit.unregister(embedded.redis_release)
-        return self.tracker.sweep()
+        d = self.daphne
+        if d is not None and d.proc is not None and d.proc.poll() is not None:
+            _log(f"daphne had exited (code {d.proc.returncode}); log tail:\n{_tail(d.log)}")
+        try:
+            return super().teardown()
+        finally:
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(resource.RLIMIT_NOFILE, self.saved_nofile)
 
 
 # --------------------------------------------------------------------------- options
@@ -814,66 +747,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = parse_args(argv)
-    tmp = Path(tempfile.mkdtemp(prefix="sdbench-livechat-", dir="/tmp")).resolve()
-    saved_environ = dict(os.environ)
-    saved_nofile = resource.getrlimit(resource.RLIMIT_NOFILE)
-    bench = Bench(args, tmp)
-    status = 0
-    started = time.monotonic()
-    _log(f"data dir {bench.data_dir}; logs in {bench.logs} (removed at the end)")
-    try:
-        with _sigterm_as_interrupt():
-            bench.results["code"] = _code_state()  # what daphne is about to load
-            bench.setup()
-            for phase in PHASES:
-                if phase in args.phases:
-                    t0 = time.monotonic()
-                    load_before = os.getloadavg()[0]
-                    getattr(bench, f"phase_{phase}")()
-                    bench.results.setdefault(phase, {}).update(
-                        phase_s=time.monotonic() - t0, load_before=load_before, load_after=os.getloadavg()[0]
-                    )
-    except KeyboardInterrupt:
-        _log("interrupted; stopping everything it started…")
-        status = 130
-    except BenchError as exc:
-        _log(f"FAILED: {exc}")
-        status = 1
-    except Exception as exc:
-        import traceback
-
-        traceback.print_exc()
-        _log(f"FAILED: {type(exc).__name__}: {exc}")
-        status = 1
-    finally:
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
-            if bench.daphne is not None and bench.daphne.proc is not None and bench.daphne.proc.poll() is not None:
-                _log(f"daphne had exited (code {bench.daphne.proc.returncode}); log tail:\n{_tail(bench.daphne.log)}")
-            killed = bench.teardown()
-            if killed:
-                _log(f"killed left-over processes: {killed}")
-            left = bench.tracker.ours_alive() + embedded.leftover_processes(bench.data_dir)
-            if left:
-                _log(f"WARNING, still alive: {[p.pid for p in left]}")
-                status = status or 1
-            bench.results["leftover_processes"] = len(left)
-            if args.keep_logs:
-                with contextlib.suppress(OSError):
-                    shutil.copytree(bench.logs, args.keep_logs, dirs_exist_ok=True)
-            shutil.rmtree(tmp, ignore_errors=True)
-            os.environ.clear()
-            os.environ.update(saved_environ)
-            with contextlib.suppress(ValueError, OSError):
-                resource.setrlimit(resource.RLIMIT_NOFILE, saved_nofile)
-        finally:
-            signal.signal(signal.SIGINT, previous)
-    bench.results["total_s"] = time.monotonic() - started
-    if status in (0, 1) and any(p in bench.results for p in PHASES):
-        report(bench.results, args, argv)
-    return status
+    return bench_main("livechat", argv, parse_args, Bench, PHASES, report, _log)
 
 
 # --------------------------------------------------------------------------- report
@@ -881,22 +755,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def report(r: dict[str, Any], args: argparse.Namespace, argv: list[str]) -> None:
     machine = _machine()
-    free_g = _free_g()
+    free = free_g()
     out: list[str] = ["### Live chat benchmark (`bench/livechat.py`)", ""]
-    out.append(f"Command: `{_command(argv)}`")
+    out.append(f"Command: `{command_line('livechat', argv)}`")
     out.append("")
     out.append(
         f"Date: {machine['date']}. Machine: {machine['nproc']} CPUs (`nproc`), {machine['cpu']}, {machine['memory']}, "
         f"{machine['os']}, Python {machine['python']}. Whole run: {r.get('total_s', 0):.0f} s; processes left "
         f"over: {r.get('leftover_processes', 'n/a')}; open-files limit {r.get('nofile', 'n/a')}. `free -g`:"
     )
-    out += ["", "```", free_g, "```", ""]
-    phases = [
-        f"{p} {r[p]['phase_s']:.0f} s (1-min load {r[p]['load_before']:.1f} → {r[p]['load_after']:.1f})"
-        for p in PHASES
-        if p in r and "phase_s" in r[p]
-    ]
-    out.append(f"Phases: {'; '.join(phases)}.")
+    out += ["", "```", free, "```", ""]
+    out.append(phases_line(r, PHASES))
     code = r.get("code", {})
     dirty = ", ".join(f"`{p}`" for p in code.get("uncommitted", [])) or "none"
     out += [
@@ -983,18 +852,15 @@ def report(r: dict[str, Any], args: argparse.Namespace, argv: list[str]) -> None
     text = "\n".join(out)
     print(text, flush=True)
     path = args.json or BASE_DIR / "bench" / "results" / f"livechat-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "command": _command(argv),
-            "machine": machine,
-            "free_g": free_g,
-            "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-            "results": r,
-            "markdown": text,
-        }
-        path.write_text(json.dumps(payload, indent=2, default=str))
-        _log(f"results also written to {path}")
+    payload = {
+        "command": command_line("livechat", argv),
+        "machine": machine,
+        "free_g": free,
+        "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "results": r,
+        "markdown": text,
+    }
+    write_json(path, payload, _log)
 
 
 if __name__ == "__main__":

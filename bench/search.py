@@ -26,8 +26,6 @@ end; the servers are stopped on success, on error and on Ctrl-C.
 from __future__ import annotations
 
 import argparse
-import atexit
-import contextlib
 import datetime as dt
 import json
 import os
@@ -45,6 +43,7 @@ if str(BASE_DIR) not in sys.path:
     sys.path.insert(0, str(BASE_DIR))
 
 from apps.core import embedded  # noqa: E402  (does not import Django)
+from bench._harness import stop_embedded  # noqa: E402
 from bench.startup import BenchError, _machine, _sigterm_as_interrupt  # noqa: E402
 
 KB_DIR = BASE_DIR / "docs" / "knowledge"
@@ -346,14 +345,7 @@ class Bench:
         return out
 
     def teardown(self) -> None:
-        with contextlib.suppress(Exception):
-            from django.db import connections
-
-            connections.close_all()
-        with contextlib.suppress(Exception):
-            embedded.stop_all(self.data_dir)
-        atexit.unregister(embedded.postgres_release)
-        atexit.unregister(embedded.redis_release)
+        stop_embedded(self.data_dir)
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
