@@ -198,10 +198,10 @@ def _services() -> tuple[str, str]:
 
 DATABASE_URL, REDIS_URL = _services()
 DATABASES = {"default": _database_from_url(DATABASE_URL)}
-# Connections are kept a minute: the console socket reads the database for every event it renders, and opening a
-# connection each time doubled the customer → agents latency (docs/benchmarks.md, live chat). Health checks
-# replace a connection the server closed.
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+# 0: under ASGI each request's sync code runs in a thread of its own, and a connection kept open there outlives
+# the thread (Django's advice for ASGI; kept at 60 s, 12 concurrent webhook clients exhausted PostgreSQL's
+# connections). Celery workers may set more. The console shares one read per event across its sockets instead.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 CHANNEL_LAYERS = {
