@@ -483,18 +483,20 @@ def _label_create(name: str, vector: list[float], model_name: str, nearest_id: i
             nearest = Label.objects.select_related("alias_of").get(pk=nearest_id)
             fields.update(alias_of=canonical(nearest), status=Label.Status.PROPOSED, similarity=round(similarity, 4))
         label = Label.objects.create(**fields)
-        transaction.on_commit(_index_pending_schedule)
+        transaction.on_commit(labels_index_schedule)
         return label
 
 
 _INDEX_SCHEDULED_KEY = "supportdesk:labels:index-scheduled"
 
 
-def _index_pending_schedule() -> None:
+def labels_index_schedule(*, again: bool = False) -> None:
     """Queue one ``labels_index_pending`` run for when the labels created now are old enough (at most one queued
-    at a time, across workers)."""
+    at a time, across workers; ``again``: the run itself queues the next one while labels remain pending)."""
     delay = float(settings.LABELS_INDEX_DELAY)
     try:
+        if again:
+            redis_client().delete(_INDEX_SCHEDULED_KEY)
         if not redis_client().set(_INDEX_SCHEDULED_KEY, 1, nx=True, ex=max(1, int(delay))):
             return
         from apps.labels.tasks import labels_index_pending
@@ -521,7 +523,12 @@ def labels_index_pending(*, min_age_s: float | None = None, batch: int = 500) ->
             moved = int(cursor.rowcount)
         total += moved
         if moved < batch:
-            return total
+            break
+    # Labels created after this run was queued are still too young: come back for them, or they would wait for
+    # the next creation to be indexed.
+    if Label.objects.filter(indexed=False, embedding__isnull=False).exists():
+        labels_index_schedule(again=True)
+    return total
 
 
 # --------------------------------------------------------------------------- replacement and rollup

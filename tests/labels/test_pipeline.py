@@ -255,6 +255,26 @@ def test_creating_a_label_schedules_its_indexing(settings: Any, django_capture_o
         assert queued.call_count == 2
 
 
+def test_an_indexing_run_queues_the_next_while_young_labels_remain(settings: Any) -> None:
+    """A label created after the run was queued is too young for it; the run comes back for it instead of leaving
+    it until the next creation."""
+    from unittest import mock
+
+    from apps.core.clients import redis_client
+
+    dim = settings.EMBEDDING_DIM
+    Label.objects.create(name="toute jeune", embedding=_axis_vector(dim, 1.0, 1), embedding_model="controlled")
+    redis_client().set(services._INDEX_SCHEDULED_KEY, 1)  # as if this run's own key were still there
+    with mock.patch("apps.labels.tasks.labels_index_pending.apply_async") as queued:
+        assert services.labels_index_pending() == 0
+        assert queued.call_count == 1
+        Label.objects.update(indexed=True)
+        redis_client().delete(services._INDEX_SCHEDULED_KEY)
+        services.labels_index_pending()
+        assert queued.call_count == 1, "nothing pending: no further run"
+    redis_client().delete(services._INDEX_SCHEDULED_KEY)
+
+
 @pytest.mark.django_db(transaction=True)
 def test_two_workers_creating_the_same_label_end_with_one(settings: Any) -> None:
     from apps.ai.providers import embeddings_model_name, get_embeddings
