@@ -273,32 +273,24 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
 
     # ------------------------------------------------------------------ rendering (worker thread)
 
-    def _render_row(
-        self, conversation_id: int, *, bump: bool, unread: bool = False, event_key: tuple[Any, ...] = ()
-    ) -> str:
+    def _render_row(self, conversation_id: int, *, event_key: tuple[Any, ...], bump: bool, unread: bool = False) -> str:
         """The inbox row as this socket's list needs it: inserted at the top (bump: new activity), replaced in
-        place, or removed when the conversation left the list's filters. With ``event_key``, the reads are shared
-        by every socket of this process handling the same event."""
+        place, or removed when the conversation left the list's filters. The reads are shared by every socket of
+        this process handling the same event (``event_key``)."""
         present = conversation_id in self.inbox_ids
         # Only the "mine" tab depends on who is asking.
         whose = self.user.pk if self.filters.tab == "mine" else None
-        matches = (
-            _memo.get(
-                ("match", self.filters, whose, conversation_id, event_key),
-                lambda: selectors.inbox_matches(user=self.user, filters=self.filters, conversation_id=conversation_id),
-            )
-            if event_key
-            else selectors.inbox_matches(user=self.user, filters=self.filters, conversation_id=conversation_id)
+        matches = _memo.get(
+            ("match", self.filters, whose, conversation_id, event_key),
+            lambda: selectors.inbox_matches(user=self.user, filters=self.filters, conversation_id=conversation_id),
         )
         if not matches:
             if not present:
                 return ""
             self.inbox_ids.discard(conversation_id)
             return render_to_string("console/ws/inbox_row.html", {"mode": "remove", "conversation_id": conversation_id})
-        row = (
-            _memo.get(("row", conversation_id, event_key), lambda: selectors.inbox_row(conversation_id=conversation_id))
-            if event_key
-            else selectors.inbox_row(conversation_id=conversation_id)
+        row = _memo.get(
+            ("row", conversation_id, event_key), lambda: selectors.inbox_row(conversation_id=conversation_id)
         )
         if row is None:
             return ""
@@ -364,7 +356,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         parts = []
         conversation = ticket.conversation
         if conversation is not None:
-            parts.append(self._render_row(conversation.pk, bump=False))
+            parts.append(self._render_row(conversation.pk, bump=False, event_key=_event_key(event)))
             if conversation.pk == self.conversation_id:
                 context = {
                     "conversation": conversation,
