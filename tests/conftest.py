@@ -189,3 +189,15 @@ def supervisor_user(db: Any) -> Any:
     from tests.core.factories import UserFactory
 
     return UserFactory(groups=["supervisor"], is_staff=True)
+
+
+@pytest.fixture
+def ticket_categories_seeded(request: Any) -> None:
+    """Transactional tests flush the tables after themselves, seeded ticket categories included: put them back
+    (for tests of the database only)."""
+    if request.node.get_closest_marker("django_db") is None:
+        return
+    request.getfixturevalue("_django_db_helper")
+    from apps.tickets.services import ticket_categories_ensure
+
+    ticket_categories_ensure()

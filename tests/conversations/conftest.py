@@ -53,11 +53,5 @@ async def inbox_listener() -> Any:
 
 
 @pytest.fixture(autouse=True)
-def _ticket_categories(request: Any) -> None:
-    """Transactional tests flush the tables after themselves, seeded categories included: put them back."""
-    if request.node.get_closest_marker("django_db") is None:
-        return
-    request.getfixturevalue("_django_db_helper")
-    from apps.tickets.services import ticket_categories_ensure
-
-    ticket_categories_ensure()
+def _ticket_categories(ticket_categories_seeded: None) -> None:
+    """Escalations and contact tickets need the seeded categories (tests/conftest.py)."""

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -15,11 +14,5 @@ def _no_rate_limit_history() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _ticket_categories(request: Any) -> None:
-    """Transactional tests flush the tables after themselves, seeded categories included: put them back."""
-    if request.node.get_closest_marker("django_db") is None:
-        return
-    request.getfixturevalue("_django_db_helper")
-    from apps.tickets.services import ticket_categories_ensure
-
-    ticket_categories_ensure()
+def _ticket_categories(ticket_categories_seeded: None) -> None:
+    """Escalations and contact tickets need the seeded categories (tests/conftest.py)."""
