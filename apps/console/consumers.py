@@ -7,6 +7,10 @@ what is shown is loaded here. JSON frames (hello, ack, pong, error) are for the 
 Client frames: {"type": "ping"}; {"type": "inbox", "tab", "channel", "status", "label", "rows": "1,2,3"} (what
 the inbox list shows); {"type": "open", "conversation_id": N | null}; {"type": "typing"} (the agent types in the
 open conversation).
+
+The copilot (SPEC §7, docs/copilot.md): opening a conversation also joins its copilot group and registers the socket
+as a viewer (a suggestion is only generated while someone looks); suggestion.* and analytics.updated events of the
+open conversation become the side panel's fragments, copilot.alert a notification.
 """
 
 from __future__ import annotations
@@ -25,8 +29,10 @@ from django.conf import settings
 from django.template.loader import render_to_string
 
 from apps.console import selectors, services
-from apps.console.selectors import InboxFilters
+from apps.console.selectors import COPILOT_FIELDS, COPILOT_REPLY_SLOTS, InboxFilters
 from apps.conversations.events import conversation_group, inbox_group, presence_send, typing_send
+from apps.copilot import events as copilot_events
+from apps.copilot.events import copilot_group
 from apps.core.exceptions import ApplicationError
 from apps.core.frames import FrameError, parse_frame
 from apps.core.permissions import is_agent
@@ -38,7 +44,21 @@ SEEN_MESSAGES = 1_000
 TYPING_EVERY = 2.0  # seconds between two typing events this socket relays
 # Group event types handled below (docs/live-chat.md); `inbox.event` is the generic JSON relay.
 GROUP_EVENTS = frozenset(
-    {"message.new", "conversation.updated", "ticket.created", "presence.changed", "typing", "inbox.event"}
+    {
+        "message.new",
+        "conversation.updated",
+        "ticket.created",
+        "presence.changed",
+        "typing",
+        "inbox.event",
+        # the copilot's (apps/copilot/events.py)
+        copilot_events.SUGGESTION_START,
+        copilot_events.SUGGESTION_CHUNK,
+        copilot_events.SUGGESTION_DONE,
+        copilot_events.SUGGESTION_UNAVAILABLE,
+        copilot_events.ANALYTICS_UPDATED,
+        copilot_events.COPILOT_ALERT,
+    }
 )
 
 
@@ -81,6 +101,11 @@ def _event_key(event: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(sorted((k, v) for k, v in event.items() if isinstance(v, (int, str, type(None)))))
 
 
+def _full_event_key(event: dict[str, Any]) -> tuple[Any, ...]:
+    """The whole event, values included (a suggestion chunk's field value may be a list)."""
+    return ("event", json.dumps(event, sort_keys=True, default=str))
+
+
 class ConsoleConsumer(AsyncWebsocketConsumer):
     groups: list[str] = []
 
@@ -116,8 +141,7 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
             return
         self.heartbeat.cancel()
         await self.channel_layer.group_discard(self.inbox, self.channel_name)
-        if self.conversation_id is not None:
-            await self.channel_layer.group_discard(conversation_group(self.conversation_id), self.channel_name)
+        await self._leave_conversation()
         went_offline = await database_sync_to_async(services.presence_disconnect)(
             user_id=self.user.pk, socket_id=self.channel_name
         )
@@ -136,6 +160,8 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
                 await database_sync_to_async(services.presence_refresh)(
                     user_id=self.user.pk, socket_id=self.channel_name
                 )
+                if self.conversation_id is not None:
+                    await database_sync_to_async(_copilot_viewer)("refresh", self.conversation_id, self.channel_name)
             except Exception:  # a database or Redis hiccup: the next beat retries; the socket itself is fine.
                 logger.warning("console presence refresh failed", extra={"user_id": self.user.pk})
 
@@ -193,7 +219,9 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         if conversation_id != self.conversation_id:
             await self._leave_conversation()
             await self.channel_layer.group_add(conversation_group(conversation_id), self.channel_name)
+            await self.channel_layer.group_add(copilot_group(conversation_id), self.channel_name)
             self.conversation_id = conversation_id
+            await self._copilot_viewer("add", conversation_id)
         await self.send_json({"type": "ack", "of": "open", "conversation_id": conversation_id})
 
     def _check_open(self, conversation_id: int) -> None:
@@ -206,8 +234,18 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
 
     async def _leave_conversation(self) -> None:
         if self.conversation_id is not None:
-            await self.channel_layer.group_discard(conversation_group(self.conversation_id), self.channel_name)
-            self.conversation_id = None
+            conversation_id, self.conversation_id = self.conversation_id, None
+            await self.channel_layer.group_discard(conversation_group(conversation_id), self.channel_name)
+            await self.channel_layer.group_discard(copilot_group(conversation_id), self.channel_name)
+            await self._copilot_viewer("remove", conversation_id)
+
+    async def _copilot_viewer(self, action: str, conversation_id: int) -> None:
+        """Register, or forget, this socket as a viewer of the conversation's copilot. A failure (Redis) costs the
+        suggestions, not the conversation: it is logged and the socket goes on."""
+        try:
+            await database_sync_to_async(_copilot_viewer)(action, conversation_id, self.channel_name)
+        except Exception:
+            logger.warning("copilot viewer %s failed", action, extra={"conversation_id": conversation_id})
 
     async def receive_typing(self) -> None:
         if self.conversation_id is None:
@@ -270,6 +308,39 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
     async def inbox_event(self, event: dict[str, Any]) -> None:
         """Group events of type `inbox.event` are forwarded to the browser as JSON, as they are."""
         await self.send_json({k: v for k, v in event.items() if k != "type"} | {"type": event.get("event", "inbox")})
+
+    # ------------------------------------------------------------------ copilot events (docs/copilot.md)
+    # The panel of a suggestion is the same for every agent: each fragment is rendered once per event and process
+    # (_memo), whichever socket comes first. Only sockets that have the conversation open receive these events
+    # (copilot.<id> group), and an event for a conversation the socket has since left is dropped.
+
+    def _is_open(self, event: dict[str, Any]) -> bool:
+        return self.conversation_id is not None and event.get("conversation_id") == self.conversation_id
+
+    async def suggestion_start(self, event: dict[str, Any]) -> None:
+        if self._is_open(event):
+            await self.send_html(_memo.get(_full_event_key(event), lambda: _render_suggestion_start(event)))
+
+    async def suggestion_chunk(self, event: dict[str, Any]) -> None:
+        if self._is_open(event):
+            await self.send_html(_memo.get(_full_event_key(event), lambda: _render_suggestion_chunk(event)))
+
+    async def suggestion_done(self, event: dict[str, Any]) -> None:
+        if self._is_open(event):
+            key = _full_event_key(event)
+            await self.send_html(await database_sync_to_async(_memo.get)(key, lambda: _render_suggestion_done(event)))
+
+    async def suggestion_unavailable(self, event: dict[str, Any]) -> None:
+        if self._is_open(event):
+            await self.send_html(_memo.get(("copilot-unavailable",), _render_suggestion_unavailable))
+
+    async def analytics_updated(self, event: dict[str, Any]) -> None:
+        if self._is_open(event):
+            key = _full_event_key(event)
+            await self.send_html(await database_sync_to_async(_memo.get)(key, lambda: _render_analytics(event)))
+
+    async def copilot_alert(self, event: dict[str, Any]) -> None:
+        await self.send_html(_memo.get(_full_event_key(event), lambda: _render_copilot_alert(event)))
 
     # ------------------------------------------------------------------ rendering (worker thread)
 
@@ -376,3 +447,86 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         # One read per presence change for the whole process: each agent coming online reaches every console.
         online = _memo.get(("presence", _event_key(event)), selectors.presence_online_agents)
         return render_to_string("console/ws/presence.html", {"online_agents": online})
+
+
+# ---------------------------------------------------------------------- copilot: viewers and fragments
+
+
+def _copilot_viewer(action: str, conversation_id: int, socket_id: str) -> None:
+    from apps.copilot import services as copilot_services
+
+    operation = {
+        "add": copilot_services.copilot_viewer_add,
+        "refresh": copilot_services.copilot_viewer_refresh,
+        "remove": copilot_services.copilot_viewer_remove,
+    }[action]
+    operation(conversation_id=conversation_id, socket_id=socket_id)
+
+
+def _suggestion_id(event: dict[str, Any]) -> int | None:
+    value = event.get("suggestion_id")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _render_suggestion_start(event: dict[str, Any]) -> str:
+    panel = selectors.copilot_panel_streaming(suggestion_id=_suggestion_id(event))
+    return render_to_string("console/ws/suggestion_panel.html", {"panel": panel})
+
+
+def _render_suggestion_chunk(event: dict[str, Any]) -> str:
+    """A reply's text is appended to its variant's container; citations and the other fields replace theirs.
+    Anything else (an unknown field, an index out of range) is dropped: suggestion.done redraws the whole panel."""
+    name, index = event.get("field"), event.get("index")
+    valid_index = isinstance(index, int) and not isinstance(index, bool) and 0 <= index < COPILOT_REPLY_SLOTS
+    context: dict[str, Any]
+    if name == "reply":
+        text = event.get("text")
+        if not valid_index or not isinstance(text, str) or not text:
+            return ""
+        context = {"kind": "reply", "index": index, "text": text}
+    elif name == "citations":
+        value = event.get("value")
+        if not valid_index or not isinstance(value, list):
+            return ""
+        citations = [c for c in value if isinstance(c, dict)]
+        context = {"kind": "citations", "index": index, "citations": citations}
+    elif name in COPILOT_FIELDS:
+        context = {"kind": "field", "f": selectors.copilot_field(str(name), event.get("value"))}
+    else:
+        return ""
+    return render_to_string("console/ws/suggestion_chunk.html", context)
+
+
+def _render_suggestion_done(event: dict[str, Any]) -> str:
+    conversation_id, suggestion_id = event.get("conversation_id"), _suggestion_id(event)
+    if not isinstance(conversation_id, int) or suggestion_id is None:
+        return ""
+    panel = selectors.copilot_panel_done(conversation_id=conversation_id, suggestion_id=suggestion_id)
+    if panel is None:  # a newer suggestion is streaming: leave the panel to it
+        return ""
+    return render_to_string("console/ws/suggestion_panel.html", {"panel": panel})
+
+
+def _render_suggestion_unavailable() -> str:
+    panel = selectors.CopilotPanel(state="unavailable")
+    return render_to_string("console/ws/suggestion_panel.html", {"panel": panel})
+
+
+def _render_analytics(event: dict[str, Any]) -> str:
+    conversation_id = event.get("conversation_id")
+    if not isinstance(conversation_id, int):
+        return ""
+    context = {"copilot_analytics": selectors.copilot_analytics(conversation_id=conversation_id)}
+    return render_to_string("console/ws/analytics.html", context)
+
+
+def _render_copilot_alert(event: dict[str, Any]) -> str:
+    conversation_id, churn_risk = event.get("conversation_id"), event.get("churn_risk")
+    if event.get("kind") != "urgent_retention" or not isinstance(conversation_id, int):
+        return ""
+    context = {
+        "kind": "urgent_retention",
+        "conversation_id": conversation_id,
+        "churn_risk": churn_risk if isinstance(churn_risk, int) else "?",
+    }
+    return render_to_string("console/ws/copilot_alert.html", context)

@@ -230,3 +230,116 @@ def presence_online_agents() -> list[Any]:
     if not ids:
         return []
     return list(agents_all().filter(pk__in=ids))
+
+
+# --------------------------------------------------------------------------- copilot (SPEC §7, docs/copilot.md)
+# The suggestion and analytics are read through apps.copilot.selectors; this part only shapes them for the panel
+# (apps/console/templates/console/partials/copilot*.html). What it shows is the same for every agent.
+
+URGENT_RETENTION = "URGENT_RETENTION"
+# The OutputSuggestion fields the panel shows besides the replies, in display order; each is `#copilot-<name>`.
+COPILOT_FIELDS = (
+    "priority",
+    "confidence",
+    "sentiment_trend",
+    "signals_detected",
+    "recommended_direction",
+    "questions",
+    "next_best_actions",
+)
+COPILOT_REPLY_SLOTS = 3  # types.MAX_REPLIES: the streaming panel has a container for each variant
+
+
+@dataclass(frozen=True)
+class CopilotField:
+    name: str
+    value: Any
+    shown: bool  # False while the value is unknown (streaming) or empty: the container stays, hidden
+
+
+def copilot_field(name: str, value: Any) -> CopilotField:
+    shown = value is not None and value != "" and value != []
+    if name == "confidence" and shown:
+        try:
+            value = max(0.0, min(1.0, float(value)))
+        except (TypeError, ValueError):
+            value, shown = None, False
+    if isinstance(value, (list, tuple)):
+        value = [str(v) for v in value]
+    return CopilotField(name=name, value=value, shown=shown)
+
+
+@dataclass(frozen=True)
+class CopilotPanel:
+    """What `#copilot-panel` shows. ``state``: "none" (no suggestion yet), "streaming" (started, not stored yet),
+    "done" (replies), "silent" (below the thresholds: "No confident suggestion"), "unavailable"."""
+
+    state: str
+    suggestion_id: int | None = None
+    replies: list[Any] = field(default_factory=list)  # types.Reply
+    fields: list[CopilotField] = field(default_factory=list)
+    ghost: bool = False  # the first variant may show as ghost text (the outcome is still pending)
+
+    @property
+    def reply_slots(self) -> range:
+        return range(COPILOT_REPLY_SLOTS)
+
+
+def copilot_panel_streaming(*, suggestion_id: int | None) -> CopilotPanel:
+    return CopilotPanel(
+        state="streaming",
+        suggestion_id=suggestion_id,
+        fields=[copilot_field(name, None) for name in COPILOT_FIELDS],
+        ghost=True,
+    )
+
+
+def copilot_panel_from_suggestion(suggestion: Any) -> CopilotPanel:
+    """The panel of a stored Suggestion row (apps.copilot.models.Suggestion). A row without ``total_ms`` is still
+    being generated."""
+    from apps.copilot.models import Suggestion
+    from apps.copilot.types import OutputSuggestion
+
+    if suggestion.total_ms is None:
+        return copilot_panel_streaming(suggestion_id=suggestion.pk)
+    output = OutputSuggestion.from_dict(suggestion.payload)
+    silent = output.silent or not output.replies
+    return CopilotPanel(
+        state="silent" if silent else "done",
+        suggestion_id=suggestion.pk,
+        replies=[] if silent else output.replies[:COPILOT_REPLY_SLOTS],
+        fields=[copilot_field(name, getattr(output, name)) for name in COPILOT_FIELDS],
+        ghost=not silent and suggestion.outcome == Suggestion.Outcome.PENDING,
+    )
+
+
+def copilot_panel_latest(*, conversation_id: int) -> CopilotPanel:
+    """The conversation's latest suggestion as a panel ("none" when it has none)."""
+    from apps.copilot.selectors import suggestion_latest
+
+    suggestion = suggestion_latest(conversation_id=conversation_id)
+    return CopilotPanel(state="none") if suggestion is None else copilot_panel_from_suggestion(suggestion)
+
+
+def copilot_panel_done(*, conversation_id: int, suggestion_id: int) -> CopilotPanel | None:
+    """The panel for `suggestion.done`, or None when a newer suggestion has started since (its stream owns the
+    panel now)."""
+    from apps.copilot.selectors import suggestion_latest
+
+    suggestion = suggestion_latest(conversation_id=conversation_id)
+    if suggestion is None or suggestion.pk != suggestion_id:
+        return None
+    return copilot_panel_from_suggestion(suggestion)
+
+
+@dataclass(frozen=True)
+class CopilotAnalytics:
+    analytics: Any  # apps.copilot.models.ConversationAnalytics | None
+    urgent: bool  # the conversation is tagged URGENT_RETENTION
+
+
+def copilot_analytics(*, conversation_id: int) -> CopilotAnalytics:
+    from apps.copilot.selectors import analytics_for
+
+    tags = Conversation.objects.filter(pk=conversation_id).values_list("tags", flat=True).first() or []
+    return CopilotAnalytics(analytics=analytics_for(conversation_id=conversation_id), urgent=URGENT_RETENTION in tags)

@@ -14,4 +14,6 @@ urlpatterns = [
     path("c/<int:conversation_id>/assign/", views.conversation_assign_to_me, name="assign"),
     path("c/<int:conversation_id>/transfer/", views.conversation_transfer_to, name="transfer"),
     path("c/<int:conversation_id>/close/", views.conversation_close_now, name="close"),
+    path("copilot/dismiss/", views.copilot_dismiss, name="copilot-dismiss"),
+    path("stats/copilot/", views.copilot_stats_page, name="copilot-stats"),
 ]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_POST
@@ -18,6 +20,8 @@ from apps.console.services import console_reply
 from apps.conversations.models import Channel, Conversation
 from apps.core.exceptions import ApplicationError, NotFound
 from apps.core.permissions import is_agent, is_supervisor
+
+logger = logging.getLogger(__name__)
 
 View = Callable[..., HttpResponse]
 
@@ -74,10 +78,15 @@ def _header_context(request: HttpRequest, conversation: Conversation, error: str
 
 
 def _conversation_context(request: HttpRequest, conversation: Conversation) -> dict[str, Any]:
+    panel = selectors.copilot_panel_latest(conversation_id=conversation.pk)
     return {
         **_header_context(request, conversation),
         "messages": selectors.conversation_messages(conversation=conversation),
         "customer": selectors.customer_context(conversation=conversation),
+        "panel": panel,
+        "copilot_analytics": selectors.copilot_analytics(conversation_id=conversation.pk),
+        # The reply box names the suggestion on screen, so sending records what became of it.
+        "suggestion_id": panel.suggestion_id if panel.ghost else None,
     }
 
 
@@ -137,13 +146,60 @@ def conversation_reply(request: HttpRequest, conversation_id: int) -> HttpRespon
     conversation = _conversation(request, conversation_id)
     text = request.POST.get("text", "")
     note = request.POST.get("kind") == "note"
+    raw_suggestion = request.POST.get("suggestion_id", "")
+    suggestion_id = int(raw_suggestion) if raw_suggestion.isdigit() else None
     try:
-        console_reply(conversation=conversation, agent=request.user, text=text, note=note)
+        message = console_reply(conversation=conversation, agent=request.user, text=text, note=note)
     except ApplicationError as exc:
-        context = {"conversation": conversation, "error": exc.detail, "text": text}
+        context = {"conversation": conversation, "error": exc.detail, "text": text, "suggestion_id": suggestion_id}
         return render(request, "console/partials/reply_form.html", context, status=422)
+    if suggestion_id is not None and not note:
+        _suggestion_outcome(request, suggestion_id, sent_text=message.text)
     conversation.refresh_from_db()
+    # The fresh box names no suggestion: this one's outcome is recorded (console.js names the next one).
     return render(request, "console/partials/reply_form.html", {"conversation": conversation})
+
+
+def _suggestion_outcome(request: HttpRequest, suggestion_id: int, *, sent_text: str | None) -> bool:
+    """Record what the agent did with a suggestion (accepted, edited or ignored: apps.copilot decides). A failure
+    never costs the reply: it is logged (ids only) and False is returned."""
+    from apps.copilot.services import suggestion_outcome_record
+
+    try:
+        with transaction.atomic():  # a database error here must not break the request's other queries
+            recorded = suggestion_outcome_record(suggestion_id=suggestion_id, agent=request.user, sent_text=sent_text)
+    except Exception as exc:  # the type only: an error's text could quote what was sent
+        logger.warning(
+            "copilot outcome not recorded", extra={"suggestion_id": suggestion_id, "error": type(exc).__name__}
+        )
+        return False
+    return recorded is not None
+
+
+@agent_required
+@require_POST
+def copilot_dismiss(request: HttpRequest) -> HttpResponse:
+    """Esc on the ghost text: the suggestion (POST ``suggestion_id``) is recorded as ignored, unless its outcome was
+    already recorded (the first decision stands). 204; 400 without an id, 404 for an unknown suggestion."""
+    raw = request.POST.get("suggestion_id", "")
+    if not raw.isdigit():
+        return JsonResponse({"detail": "suggestion_id is a suggestion id."}, status=400)
+    from apps.copilot.services import suggestion_outcome_record
+
+    if suggestion_outcome_record(suggestion_id=int(raw), agent=request.user, sent_text=None) is None:
+        return JsonResponse({"detail": "No such suggestion.", "code": "not_found"}, status=404)
+    return HttpResponse(status=204)
+
+
+@login_required
+@require_GET
+def copilot_stats_page(request: HttpRequest) -> HttpResponse:
+    """Supervisors only (403 for everyone else): the copilot's latency, acceptance and cost (SPEC §7)."""
+    if not is_supervisor(request.user):
+        raise PermissionDenied("The copilot's statistics are for supervisors.")
+    from apps.copilot.selectors import copilot_stats
+
+    return render(request, "console/copilot_stats.html", {"stats": copilot_stats()})
 
 
 def _header_response(request: HttpRequest, conversation: Conversation, action: Callable[[], Any]) -> HttpResponse:

@@ -4,7 +4,10 @@
  *   every reconnect (elements with data-ws-subscribe);
  * - JSON frames from the socket (hello, ack, pong, error) are handled here, HTML fragments by htmx (hx-swap-oob);
  * - snippets: "/retour" followed by Space or Tab (or a click on the hint) expands to the saved answer;
- * - Ctrl/Cmd+Enter sends, the agent's typing is relayed, notifications fade, the thread scrolls down.
+ * - Ctrl/Cmd+Enter sends, the agent's typing is relayed, notifications fade, the thread scrolls down;
+ * - copilot: the first suggested variant shows as ghost text in the reply box (while the box is empty or holds a
+ *   prefix of it); Tab accepts it, Esc dismisses it (recorded as ignored), a click on a variant puts it in the box;
+ *   the form's hidden suggestion_id names the suggestion on screen so that sending records its outcome.
  * Text is only ever put in the page with textContent.
  */
 (function () {
@@ -13,6 +16,9 @@
   var socket = null; // htmx-ext-ws socket wrapper (queues frames while reconnecting)
   var snippets = null; // [{shortcut, title, body}]
   var lastTyping = 0;
+  var dismissed = {}; // suggestion id -> true: no ghost text for it any more (Esc, or a reply was sent)
+  var sentFor = {}; // suggestion id -> true: its outcome was recorded by a sent reply
+  var pendingSend = null; // {id, reply} of the reply form's request in flight
 
   function send(frame) {
     if (socket) socket.send(JSON.stringify(frame));
@@ -111,16 +117,20 @@
       }
     });
     scrollThread();
+    refreshCopilot();
   });
 
   htmx.onLoad(function (elt) {
     subscribeWithin(elt);
+    refreshCopilot();
     if (elt.querySelector && elt.querySelector(".messages")) scrollThread();
     var input = elt.matches && elt.matches("form.reply") ? elt.querySelector("textarea") : null;
     if (input && !elt.querySelector(".error")) input.focus();
   });
 
   document.addEventListener("click", function (evt) {
+    var variant = evt.target.closest && evt.target.closest(".copilot-reply");
+    if (variant) useVariant(variant.textContent);
     var close = evt.target.closest && evt.target.closest(".toast-close");
     if (close) close.closest(".toast").remove();
     var row = evt.target.closest && evt.target.closest(".inbox-item.unread");
@@ -196,6 +206,7 @@
     if (!(textarea.matches && textarea.matches("form.reply textarea"))) return;
     var token = tokenBeforeCaret(textarea);
     if (token) showHints(textarea, token); else hideHints(textarea);
+    refreshCopilot();
     var now = Date.now();
     if (now - lastTyping > 3000 && textarea.value.trim()) {
       lastTyping = now;
@@ -214,14 +225,110 @@
     }
     if (evt.key === " " || evt.key === "Tab") {
       var token = tokenBeforeCaret(textarea);
-      if (!token || !snippets) return;
-      var snippet = snippets.find(function (s) { return s.shortcut === token.prefix; });
+      var snippet = token && snippets && snippets.find(function (s) { return s.shortcut === token.prefix; });
       if (snippet) {
         evt.preventDefault();
         expand(textarea, token, snippet);
+      } else if (evt.key === "Tab" && ghostShown(textarea)) {
+        evt.preventDefault(); // accept the ghost text, and stay in the box
+        var suggestion = currentSuggestion();
+        setReply(textarea, suggestion.text);
       }
     } else if (evt.key === "Escape") {
       hideHints(textarea);
+      if (ghostShown(textarea)) dismissSuggestion(currentSuggestion().id);
     }
+  });
+
+  // ------------------------------------------------------------------ copilot (docs/copilot.md)
+
+  // The suggestion on screen: #copilot-panel's id, whether it may be a ghost, and the first variant's text so far.
+  function currentSuggestion() {
+    var panel = document.getElementById("copilot-panel");
+    var id = panel && panel.dataset.suggestionId;
+    if (!id) return null;
+    var first = document.getElementById("copilot-reply-0");
+    return { id: id, ghost: panel.dataset.ghost === "1" && !dismissed[id], text: first ? first.textContent : "" };
+  }
+
+  function replyForm() {
+    return document.querySelector("form.reply");
+  }
+
+  function ghostShown(textarea) {
+    var ghost = textarea.form && textarea.form.querySelector(".ghost");
+    return !!(ghost && !ghost.hidden);
+  }
+
+  function refreshCopilot() {
+    var form = replyForm();
+    if (!form) return;
+    var suggestion = currentSuggestion();
+    var hidden = form.querySelector("[data-copilot-suggestion]");
+    var pending = suggestion && document.getElementById("copilot-panel").dataset.ghost === "1";
+    if (hidden) hidden.value = pending && !sentFor[suggestion.id] ? suggestion.id : "";
+    var textarea = form.querySelector("textarea");
+    var ghost = form.querySelector(".ghost");
+    if (!textarea || !ghost) return;
+    var typed = textarea.value;
+    var text = suggestion && suggestion.ghost ? suggestion.text : "";
+    var show = text.length > typed.length && text.indexOf(typed) === 0;
+    ghost.hidden = !show;
+    textarea.classList.toggle("has-ghost", show);
+    var hint = form.querySelector(".ghost-hint");
+    if (hint) hint.hidden = !show;
+    if (!show) return;
+    ghost.querySelector(".ghost-typed").textContent = typed;
+    ghost.querySelector(".ghost-rest").textContent = text.slice(typed.length);
+    ghost.scrollTop = textarea.scrollTop;
+  }
+
+  function setReply(textarea, text) {
+    textarea.value = text;
+    textarea.setSelectionRange(text.length, text.length);
+    textarea.focus();
+    refreshCopilot();
+  }
+
+  function useVariant(text) {
+    var form = replyForm();
+    var textarea = form && form.querySelector("textarea");
+    if (textarea && text) setReply(textarea, text);
+  }
+
+  function csrfToken() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || ""; } catch (e) { return ""; }
+  }
+
+  function dismissSuggestion(id) {
+    dismissed[id] = true;
+    refreshCopilot();
+    var section = document.querySelector("[data-dismiss-url]");
+    if (!section) return;
+    fetch(section.dataset.dismissUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "X-CSRFToken": csrfToken() },
+      body: new URLSearchParams({ suggestion_id: id }),
+    }).catch(function () { /* the outcome stays pending: nothing the agent must redo */ });
+  }
+
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    if (!(form.matches && form.matches("form.reply"))) return;
+    var hidden = form.querySelector("[data-copilot-suggestion]");
+    var reply = !evt.submitter || evt.submitter.value !== "note";
+    pendingSend = hidden && hidden.value ? { id: hidden.value, reply: reply } : null;
+  }, true);
+
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var elt = evt.detail.elt;
+    if (!(elt && elt.matches && elt.matches("form.reply")) || !pendingSend) return;
+    if (evt.detail.successful && pendingSend.reply) {
+      sentFor[pendingSend.id] = true; // recorded by the server: the next reply box names no suggestion
+      dismissed[pendingSend.id] = true;
+    }
+    pendingSend = null;
+    refreshCopilot();
   });
 })();
