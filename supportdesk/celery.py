@@ -1,4 +1,5 @@
-"""The Celery application: queues `default` and `conversations`, configured from Django settings."""
+"""The Celery application: queues `default`, `conversations` (labeling) and `copilot` (suggestions and analytics, its
+own thread-pool worker), configured from Django settings."""
 
 import os
 
@@ -9,6 +10,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportdesk.settings.dev")
 
 app = Celery("supportdesk")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.conf.task_queues = (Queue("default", routing_key="default"), Queue("conversations", routing_key="conversations"))
-app.conf.task_routes = {"apps.labels.tasks.*": {"queue": "conversations", "routing_key": "conversations"}}
+app.conf.task_queues = (
+    Queue("default", routing_key="default"),
+    Queue("conversations", routing_key="conversations"),
+    Queue("copilot", routing_key="copilot"),
+)
+app.conf.task_routes = {
+    "apps.labels.tasks.*": {"queue": "conversations", "routing_key": "conversations"},
+    "apps.copilot.tasks.*": {"queue": "copilot", "routing_key": "copilot"},
+}
 app.autodiscover_tasks()

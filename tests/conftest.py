@@ -91,15 +91,28 @@ def flush_redis() -> Iterator[None]:
 
 
 class WorkerProcess:
-    """A real `celery worker` subprocess (queues default, conversations) on the test database and Redis."""
+    """A real `celery worker` subprocess on the test database and Redis: by default queues default and
+    conversations with the prefork pool; ``queues="copilot", pool="threads"`` for the copilot's worker.
+    ``extra_args`` go to `celery worker` as they are (e.g. ``["--include", "tests.x"]`` to load a module)."""
 
-    def __init__(self, name: str, env: dict[str, str], concurrency: int = 2) -> None:
+    def __init__(
+        self,
+        name: str,
+        env: dict[str, str],
+        concurrency: int = 2,
+        *,
+        queues: str = "default,conversations",
+        pool: str | None = None,
+        extra_args: list[str] | None = None,
+    ) -> None:
         self.name = name
-        self.log_path = ROOT / ".data" / "test" / f"worker-{name}.log"
+        self.log_path = Path(settings.DATA_DIR) / f"worker-{name}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115  # closed in stop()
+        pool_args = ["-P", pool] if pool else []
         self.proc = subprocess.Popen(
-            [PYTHON, "-m", "celery", "-A", "supportdesk", "worker", "-Q", "default,conversations",
-             "-c", str(concurrency), "-l", "INFO", "-n", f"{name}@%h", "--without-mingle", "--without-gossip"],
+            [PYTHON, "-m", "celery", "-A", "supportdesk", "worker", "-Q", queues, *pool_args,
+             "-c", str(concurrency), "-l", "INFO", "-n", f"{name}@%h", "--without-mingle", "--without-gossip",
+             *(extra_args or [])],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         from supportdesk.celery import app
@@ -163,12 +176,13 @@ def worker_factory(django_db_blocker: Any) -> Iterator[Any]:
     """Start extra workers with their own environment (e.g. the openai provider on a stub); all stopped after."""
     started: list[WorkerProcess] = []
 
-    def start(name: str, **extra_env: str) -> WorkerProcess:
+    def start(name: str, *, worker_options: dict[str, Any] | None = None, **extra_env: str) -> WorkerProcess:
+        """``worker_options``: WorkerProcess's keyword arguments (queues, pool, concurrency, extra_args)."""
         if not started:
             _purge_queues()
         with django_db_blocker.unblock():
             env = child_env(**extra_env)
-        worker = WorkerProcess(f"{name}-{os.getpid()}-{len(started)}", env)
+        worker = WorkerProcess(f"{name}-{os.getpid()}-{len(started)}", env, **(worker_options or {}))
         started.append(worker)
         return worker
 

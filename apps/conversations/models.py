@@ -58,6 +58,7 @@ class Conversation(BaseModel):
     csat_rating = models.PositiveSmallIntegerField(null=True, blank=True)
     csat_comment = models.TextField(blank=True)
     metadata = models.JSONField(default=dict, blank=True)
+    tags = models.JSONField(default=list, blank=True, help_text='e.g. "URGENT_RETENTION" (set by the copilot)')
 
     class Meta:
         ordering = ["-last_message_at", "-created_at"]

@@ -269,6 +269,35 @@ def customer_message_receive(*, conversation: Conversation, text: str) -> list[M
             raise ConversationClosed("This conversation is closed; start a new one to write again.")
         created = [_message_create(conversation=locked, role=Message.Role.CUSTOMER, text=text)]
     _sync(conversation, locked, ["status", "last_message_at", "metadata"])
+    try:
+        return _customer_message_answer(conversation, locked, text, created)
+    finally:
+        # After the bot's reply and any escalation are committed, so the copilot's analysis sees the ticket.
+        _copilot_after_customer_message(conversation_id=locked.pk, message_id=created[0].pk)
+
+
+def _copilot_after_customer_message(*, conversation_id: int, message_id: int) -> None:
+    """Tell the copilot after commit (at once when no transaction is open). Its failures are logged without
+    content and never reach the customer: message flow must not depend on it."""
+
+    def notify() -> None:
+        try:
+            from apps.copilot.services import copilot_message_received
+
+            copilot_message_received(conversation_id=conversation_id, message_id=message_id)
+        except Exception as exc:
+            logger.error(
+                "copilot notification failed",
+                extra={"conversation_id": conversation_id, "message_id": message_id, "error": type(exc).__name__},
+            )
+
+    transaction.on_commit(notify)
+
+
+def _customer_message_answer(
+    conversation: Conversation, locked: Conversation, text: str, created: list[Message]
+) -> list[Message]:
+    """The bot's part of customer_message_receive, outside the message's transaction."""
     if locked.status != Conversation.Status.OPEN:
         return created  # a human has it: the bot stays silent
 
@@ -375,8 +404,36 @@ def conversation_close(*, conversation: Conversation, by: Any = None) -> Convers
         locked.save(update_fields=["status", "closed_at", "updated_at"])
         labeling_enqueue(conversation=locked, source=LabelingJob.Source.NATIVE)
         events.conversation_updated(locked)
+        transaction.on_commit(lambda: _copilot_after_close(locked.pk))
     _sync(conversation, locked, ["status", "closed_at"])
     return locked
+
+
+def _copilot_after_close(conversation_id: int) -> None:
+    """The copilot's analytics are brought up to date at close; a failure is logged, never raised."""
+    try:
+        from apps.copilot.services import copilot_conversation_closed
+
+        copilot_conversation_closed(conversation_id=conversation_id)
+    except Exception as exc:
+        logger.error(
+            "copilot notification failed", extra={"conversation_id": conversation_id, "error": type(exc).__name__}
+        )
+
+
+def conversation_tags_add(*, conversation_id: int, tags: list[str]) -> list[str]:
+    """Add ``tags`` to the conversation's ``tags`` (row locked; duplicates skipped). Returns the tags actually
+    added ([] when it had them all, or for an unknown conversation)."""
+    with transaction.atomic():
+        locked = Conversation.objects.select_for_update().filter(pk=conversation_id).first()
+        if locked is None:
+            return []
+        current = list(locked.tags or [])
+        added = [t for t in dict.fromkeys(tags) if t not in current]
+        if added:
+            locked.tags = [*current, *added]
+            locked.save(update_fields=["tags", "updated_at"])
+    return added
 
 
 def _escalation_summary(conversation: Conversation, reason: str) -> tuple[str, str]:

@@ -23,6 +23,13 @@ class Suggestion(BaseModel):
     total_ms = models.PositiveIntegerField(null=True, blank=True)
     outcome = models.CharField(max_length=10, choices=Outcome.choices, default=Outcome.PENDING)
     agent = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    prompt_tokens = models.PositiveIntegerField(default=0)
+    completion_tokens = models.PositiveIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0, help_text="0 with the local provider")
+    decided_at = models.DateTimeField(null=True, blank=True, help_text="When the outcome was recorded")
+
+    class Meta:
+        indexes = [models.Index(fields=["conversation", "-created_at"]), models.Index(fields=["created_at"])]
 
     def __str__(self) -> str:
         return f"suggestion #{self.pk} ({self.outcome})"
@@ -39,6 +46,9 @@ class ConversationAnalytics(BaseModel):
     churn_risk = models.PositiveSmallIntegerField(default=0)
     next_action = models.CharField(max_length=200, blank=True)
     running_summary = models.TextField(blank=True, help_text="Folded memory of messages older than the last 50")
+    folded_until = models.BigIntegerField(
+        default=0, help_text="Id of the newest message folded into running_summary (0: none)"
+    )
 
     class Meta:
         verbose_name_plural = "conversation analytics"

@@ -120,10 +120,26 @@ class FieldDelta:
 
 
 @dataclass
+class Usage:
+    """What a suggestion's model calls used (added for the stats; local provider: zeros)."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+@dataclass
 class Done:
-    """The complete, validated suggestion (always the last delta)."""
+    """The complete, validated suggestion (always the last delta).
+
+    Optional additions (orchestration): ``usage`` — the stream's token usage and cost, stored on the Suggestion
+    row (None: taken from the LLMCall rows of the generation's time window, 0 with the local provider);
+    ``provider`` — what produced it when it differs from LLM_PROVIDER (e.g. "openai+local" for a local stand-in),
+    "" for LLM_PROVIDER."""
 
     suggestion: OutputSuggestion
+    usage: Usage | None = None
+    provider: str = ""
 
 
 Delta = ReplyDelta | FieldDelta | Done

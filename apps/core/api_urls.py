@@ -11,4 +11,5 @@ urlpatterns = [
     path("", include("apps.conversations.api_urls")),
     path("", include("apps.tickets.api_urls")),
     path("", include("apps.contact.api_urls")),
+    path("", include("apps.copilot.api.urls")),
 ]

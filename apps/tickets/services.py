@@ -130,6 +130,18 @@ def tickets_for_conversation_first_contact(*, conversation_id: int, at: datetime
     return tickets.filter(Q(first_contact_at__isnull=True)).update(first_contact_at=at, updated_at=timezone.now())
 
 
+def tickets_for_conversation_tag(*, conversation_id: int, tag: str) -> int:
+    """Add ``tag`` to the conversation's open tickets (OPEN, IN_PROGRESS) that lack it. Returns how many changed."""
+    changed = 0
+    with transaction.atomic():
+        for ticket in _open_tickets(conversation_id).select_for_update():
+            if tag not in (ticket.tags or []):
+                ticket.tags = [*(ticket.tags or []), tag]
+                ticket.save(update_fields=["tags", "updated_at"])
+                changed += 1
+    return changed
+
+
 def ticket_conversation_link(*, ticket: Ticket, conversation: Conversation) -> Ticket:
     """Attach the chat that continues a ticket (the /contact/ form's ticket) to it."""
     Ticket.objects.filter(pk=ticket.pk).update(conversation=conversation, updated_at=timezone.now())

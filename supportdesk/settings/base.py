@@ -377,6 +377,16 @@ BOT_MAX_SENTENCES = env.int("BOT_MAX_SENTENCES", default=3)  # sentences of an e
 BOT_MAX_INPUT_CHARS = env.int("BOT_MAX_INPUT_CHARS", default=20_000)  # longer messages are cut before the rules
 BOT_MAX_QUERY_CHARS = env.int("BOT_MAX_QUERY_CHARS", default=1_000)  # ... and before retrieval
 
+# --------------------------------------------------------------------------- Copilot (SPEC §7, docs/copilot.md)
+COPILOT_VERBATIM_MESSAGES = env.int("COPILOT_VERBATIM_MESSAGES", default=50)  # older ones go to the running summary
+COPILOT_CHURN_ALERT = env.int("COPILOT_CHURN_ALERT", default=80)  # churn_risk above it: URGENT_RETENTION + alert
+# Seconds a console's open conversation counts as watched without a heartbeat (the console refreshes it).
+COPILOT_VIEWER_TTL = env.int("COPILOT_VIEWER_TTL", default=60)
+COPILOT_PASSAGES = env.int("COPILOT_PASSAGES", default=5)  # knowledge passages given to a suggestion
+COPILOT_COALESCE_MS = env.int("COPILOT_COALESCE_MS", default=30)  # chunks after the first are sent at most this late
+COPILOT_TRIGGER_TTL = env.int("COPILOT_TRIGGER_TTL", default=3600)  # seconds the latest-trigger key is kept
+COPILOT_BATCH_MAX = env.int("COPILOT_BATCH_MAX", default=100)  # messages per POST /api/copilot/batch
+
 # --------------------------------------------------------------------------- Crisp (SPEC §10)
 CRISP_WEBHOOK_KEY = env.str("CRISP_WEBHOOK_KEY", default="")  # ?key= secret of website hooks
 CRISP_PLUGIN_SECRET = env.str("CRISP_PLUGIN_SECRET", default="")  # signs plugin hooks (X-Crisp-Signature)

@@ -1,4 +1,5 @@
-"""`make run`: migrate, load demo data, then run web (daphne), worker, beat and Flower until Ctrl-C.
+"""`make run`: migrate, load demo data, then run web (daphne), workers (default + conversations; copilot), beat and
+Flower until Ctrl-C.
 
 The embedded PostgreSQL and Redis were started (or attached to) when the settings were loaded; the child
 processes receive their URLs explicitly, so they never start servers of their own. On Ctrl-C or SIGTERM the
@@ -24,7 +25,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from apps.core import embedded
 
-_COLORS = {"web": 36, "worker": 33, "beat": 35, "flower": 32}
+_COLORS = {"web": 36, "worker": 33, "copilot": 34, "beat": 35, "flower": 32}
+# The copilot's worker: its tasks mostly wait on the model (or stream it), so threads, many of them.
+COPILOT_WORKER = ["-Q", "copilot", "-P", "threads", "-c", "16"]
 
 
 @dataclass
@@ -47,7 +50,7 @@ def _detach_and_die_with_parent() -> None:
 
 
 class Command(BaseCommand):
-    help = "Run the whole stack (web, worker, beat, Flower) on the configured or embedded services."
+    help = "Run the whole stack (web, workers, beat, Flower) on the configured or embedded services."
 
     def add_arguments(self, parser: Any) -> None:
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -107,6 +110,7 @@ class Command(BaseCommand):
         specs = [
             Child("web", [os.path.join(bindir, "daphne"), "-b", host, "-p", str(port), "--proxy-headers", "supportdesk.asgi:application"]),
             Child("worker", [*celery, "worker", "-Q", "default,conversations", "-c", str(concurrency), "-E", "-l", "INFO", "-n", "worker@%h"]),
+            Child("copilot", [*celery, "worker", *COPILOT_WORKER, "-E", "-l", "INFO", "-n", "copilot@%h"]),
             Child("beat", [*celery, "beat", "-l", "INFO", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
                            "--pidfile="]),
             Child("flower", [*celery, "flower", f"--address={host}", f"--port={flower_port}"]),
