@@ -14,16 +14,21 @@ from django.core.exceptions import ImproperlyConfigured
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models.chat_models import BaseChatModel
 
+from apps.ai.breaker import LLMUnavailable, breaker_check
 from apps.ai.embeddings import HashingEmbeddings, RecordingEmbeddings, local_embeddings
 from apps.ai.local import LOCAL_MODEL_NAME, LocalChatModel
 from apps.ai.recording import LLMCallRecorder
+
+__all__ = ["LLMUnavailable", "embeddings_model_name", "get_chat_model", "get_embeddings"]
 
 
 def get_chat_model(purpose: str, *, fallback: bool = False, streaming: bool = False) -> BaseChatModel:
     """A chat model for ``purpose`` (a short slug: "labels", "copilot", "summary", ...).
 
     ``fallback=True`` selects LLM_FALLBACK_MODEL (for calls whose output failed validation twice).
-    Raises ImproperlyConfigured for an unusable provider configuration.
+    Raises ImproperlyConfigured for an unusable provider configuration, and `apps.ai.breaker.LLMUnavailable`
+    ("circuit_open") when the provider's circuit breaker is open: build one model per call, so that every call is
+    checked; the model's recorder reports each call's outcome to the breaker.
     """
     provider = settings.LLM_PROVIDER
     if provider == "local":
@@ -35,6 +40,7 @@ def get_chat_model(purpose: str, *, fallback: bool = False, streaming: bool = Fa
 
         if not settings.LLM_API_KEY:
             raise ImproperlyConfigured("LLM_PROVIDER=openai needs LLM_API_KEY.")
+        breaker_check("openai")
         name = settings.LLM_FALLBACK_MODEL if fallback else settings.LLM_MODEL
         return ChatOpenAI(
             model=name,
@@ -48,7 +54,7 @@ def get_chat_model(purpose: str, *, fallback: bool = False, streaming: bool = Fa
             stream_usage=True,
             # OpenAI-compatible servers (Mistral, Albert, Ollama, vLLM) only speak Chat Completions.
             use_responses_api=False,
-            callbacks=[LLMCallRecorder(purpose=purpose, provider="openai", model=name)],
+            callbacks=[LLMCallRecorder(purpose=purpose, provider="openai", model=name, breaker=True)],
         )
     raise ImproperlyConfigured(f"Unknown LLM_PROVIDER {provider!r}.")
 

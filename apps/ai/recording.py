@@ -1,7 +1,8 @@
 """Records every chat-model call as an LLMCall row: tokens, cost, latency, time to first token, outcome.
 
 The handler is attached to each model built by `apps.ai.providers`, so every feature is covered without
-calling anything itself. It never stores prompt or answer text (SPEC §12).
+calling anything itself. It never stores prompt or answer text (SPEC §12). With ``breaker=True`` it also reports
+each call's success or failure to the provider's circuit breaker (`apps.ai.breaker`).
 """
 
 from __future__ import annotations
@@ -94,6 +95,16 @@ def _error_type(error: BaseException) -> str:
     return f"{name}/{status}" if status else name
 
 
+def counts_as_failure(error: BaseException) -> bool:
+    """Whether a failed call says something about the provider's health (for the circuit breaker): transport
+    errors, timeouts, 5xx, 429 and authentication errors do; a request the server rejected as malformed (400, 404,
+    413, 422: about this request only) does not, nor does the caller stopping a stream (GeneratorExit)."""
+    if not isinstance(error, Exception):
+        return False
+    status = getattr(error, "status_code", None)
+    return not (isinstance(status, int) and 400 <= status < 500 and status not in (401, 403, 408, 429))
+
+
 def _outcome_of(error: BaseException) -> str:
     if isinstance(error, (TimeoutError, httpx.TimeoutException, openai.APITimeoutError)):
         return "timeout"
@@ -103,10 +114,11 @@ def _outcome_of(error: BaseException) -> str:
 class LLMCallRecorder(BaseCallbackHandler):
     """One per model instance; safe for concurrent runs (state is keyed by run id)."""
 
-    def __init__(self, *, purpose: str, provider: str, model: str) -> None:
+    def __init__(self, *, purpose: str, provider: str, model: str, breaker: bool = False) -> None:
         self.purpose = purpose
         self.provider = provider
         self.model = model
+        self.breaker = breaker
         self._runs: dict[UUID, _Run] = {}
         self._lock = threading.Lock()
 
@@ -140,6 +152,10 @@ class LLMCallRecorder(BaseCallbackHandler):
         run = self._pop(run_id)
         if run is None:
             return
+        if self.breaker:
+            from apps.ai.breaker import breaker_record_success
+
+            breaker_record_success(self.provider)
         now = time.perf_counter()
         usage: dict[str, Any] = {}
         model = self.model
@@ -176,6 +192,31 @@ class LLMCallRecorder(BaseCallbackHandler):
         run = self._pop(run_id)
         if run is None:
             return
+        if isinstance(error, GeneratorExit):
+            # The caller stopped reading a stream (the copilot's low-confidence stop, a newer message): the provider
+            # answered; what was received is what was paid for.
+            if self.breaker:
+                from apps.ai.breaker import breaker_record_success
+
+                breaker_record_success(self.provider)
+            completion = count_tokens("".join(run.text))
+            llm_call_record(
+                purpose=self.purpose,
+                provider=self.provider,
+                model=self.model,
+                prompt_tokens=run.prompt_tokens,
+                completion_tokens=completion,
+                latency_ms=int((time.perf_counter() - run.started) * 1000),
+                first_token_ms=int((run.first_token_at - run.started) * 1000) if run.first_token_at else None,
+                error_type="stopped",
+                streamed=run.streamed,
+                tokens_estimated=True,
+            )
+            return
+        if self.breaker and counts_as_failure(error):
+            from apps.ai.breaker import breaker_record_failure
+
+            breaker_record_failure(self.provider)
         llm_call_record(
             purpose=self.purpose,
             provider=self.provider,

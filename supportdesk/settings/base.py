@@ -132,6 +132,20 @@ LLM_PRICES: dict[str, list[float]] = {
     "text-embedding-3-small": [0.02, 0.0],
     **json.loads(env.str("LLM_PRICES", default="{}")),
 }
+# Copilot generation (SPEC §4, §7; apps/ai/copilot.py, apps/ai/breaker.py)
+# Circuit breaker per LLM provider, shared through Redis: this many consecutive failed calls open it for
+# LLM_BREAKER_OPEN_SECONDS, during which calls fail at once; a success closes it.
+LLM_BREAKER_FAILURES = env.int("LLM_BREAKER_FAILURES", default=5)
+LLM_BREAKER_OPEN_SECONDS = env.float("LLM_BREAKER_OPEN_SECONDS", default=60.0)
+# Silence mode: under this confidence (0-1) the copilot shows "no confident suggestion" rather than replies.
+COPILOT_MIN_CONFIDENCE = env.float("COPILOT_MIN_CONFIDENCE", default=0.5)
+# ... and under this cosine similarity of the best knowledge passage. Per embedding model, like BOT_MIN_SCORE: set,
+# COPILOT_MIN_RETRIEVAL applies to every model; unset, a model without a value uses its KNOWLEDGE_MIN_SIMILARITY.
+_COPILOT_RETRIEVAL = env.float("COPILOT_MIN_RETRIEVAL", default=None)
+COPILOT_MIN_RETRIEVAL: dict[str, float] = {
+    **({"default": _COPILOT_RETRIEVAL} if _COPILOT_RETRIEVAL is not None else {"use-multilingual-v3-384": 0.25}),
+    **json.loads(env.str("COPILOT_MIN_RETRIEVAL_PER_MODEL", default="{}")),
+}
 EMBEDDINGS_PROVIDER = env.str("EMBEDDINGS_PROVIDER", default="local")
 EMBEDDINGS_MODEL = env.str("EMBEDDINGS_MODEL", default="text-embedding-3-small")
 EMBEDDINGS_BASE_URL = env.str("EMBEDDINGS_BASE_URL", default="") or LLM_BASE_URL

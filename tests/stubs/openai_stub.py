@@ -6,6 +6,10 @@ streaming, embeddings, models). Deterministic, scriptable, and records what it r
     stub.fail_next(429, times=2)      # the next two requests get HTTP 429
     stub.tool_responses.append('{"conversations": [...]}')  # next tool-call arguments (raw JSON text)
     stub.token_delay = 0.05           # seconds between streamed tokens
+    stub.first_token_delay = 0.3      # seconds before the first streamed token (time to first token)
+    stub.replies.append('{"confidence": 0.9, ...}')  # the next chat answer only (then `reply` again)
+    stub.down = True                  # every request: connection closed without an answer
+    stub.streams[-1]                  # per streamed answer: when it started/ended, whether the client hung up
     ...
     stub.stop()
 
@@ -33,7 +37,7 @@ def _count(text: str) -> int:
 
 
 def _vector(text: str, dim: int) -> list[float]:
-    values = []
+    values: list[float] = []
     seed = text.encode("utf-8")
     counter = 0
     while len(values) < dim:
@@ -53,12 +57,27 @@ class Received:
 
 
 @dataclass
+class StreamRecord:
+    """One streamed answer, timed with time.perf_counter(): ``finished`` is when its last event was written (None
+    while sending); ``aborted`` is True when the client closed the connection before the end."""
+
+    started: float
+    finished: float | None = None
+    aborted: bool = False
+    tokens_sent: int = 0
+
+
+@dataclass
 class OpenAIStub:
     host: str = "127.0.0.1"
     port: int = 0
     reply: str = "Bonjour ! Votre paiement a bien été reçu, la commande part aujourd'hui."
     token_delay: float = 0.0
     response_delay: float = 0.0  # seconds before any answer (for crash tests)
+    first_token_delay: float = 0.0  # seconds between the stream's headers and its first token
+    down: bool = False  # True: each request is read, then the connection is closed with no answer
+    replies: deque[str] = field(default_factory=deque)  # scripted chat answers, one per request, before `reply`
+    streams: list[StreamRecord] = field(default_factory=list)
     requests: list[Received] = field(default_factory=list)
     usages: list[dict[str, int]] = field(default_factory=list)
     _failures: deque[int] = field(default_factory=deque)
@@ -113,6 +132,9 @@ class OpenAIStub:
                     self._json(400, {"error": {"message": "bad json"}})
                     return
                 stub.requests.append(Received(self.path, body, {k.lower(): v for k, v in self.headers.items()}))
+                if stub.down:
+                    self.close_connection = True
+                    return
                 if stub.response_delay:
                     time.sleep(stub.response_delay)
                 if stub._failures:
@@ -133,7 +155,8 @@ class OpenAIStub:
 
             def _chat(self, body: dict[str, Any]) -> None:
                 prompt = " ".join(str(m.get("content", "")) for m in body.get("messages", []))
-                usage = {"prompt_tokens": _count(prompt), "completion_tokens": _count(stub.reply)}
+                reply = stub.replies.popleft() if stub.replies else stub.reply
+                usage = {"prompt_tokens": _count(prompt), "completion_tokens": _count(reply)}
                 usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
                 stub.usages.append(usage)
                 model = body.get("model", "gpt-4o-mini")
@@ -179,7 +202,7 @@ class OpenAIStub:
                                 {
                                     "index": 0,
                                     "finish_reason": "stop",
-                                    "message": {"role": "assistant", "content": stub.reply},
+                                    "message": {"role": "assistant", "content": reply},
                                 }
                             ],
                         },
@@ -200,16 +223,31 @@ class OpenAIStub:
                     self.wfile.write(f"data: {data}\n\n".encode())
                     self.wfile.flush()
 
-                event({"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]})
-                for piece in re.findall(r"\S+\s*", stub.reply):
-                    if stub.token_delay:
-                        time.sleep(stub.token_delay)
-                    event({"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
-                event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-                if (body.get("stream_options") or {}).get("include_usage"):
-                    event({"choices": [], "usage": usage})
-                event("[DONE]")
+                record = StreamRecord(started=time.perf_counter())
+                stub.streams.append(record)
                 self.close_connection = True
+                try:
+                    event(
+                        {
+                            "choices": [
+                                {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+                            ]
+                        }
+                    )
+                    if stub.first_token_delay:
+                        time.sleep(stub.first_token_delay)
+                    for piece in re.findall(r"\S+\s*", reply):
+                        if stub.token_delay:
+                            time.sleep(stub.token_delay)
+                        event({"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
+                        record.tokens_sent += 1
+                    event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+                    if (body.get("stream_options") or {}).get("include_usage"):
+                        event({"choices": [], "usage": usage})
+                    event("[DONE]")
+                except (BrokenPipeError, ConnectionResetError):
+                    record.aborted = True
+                record.finished = time.perf_counter()
 
             def _embeddings(self, body: dict[str, Any]) -> None:
                 inputs = body.get("input", [])
