@@ -122,6 +122,7 @@
 
   htmx.onLoad(function (elt) {
     subscribeWithin(elt);
+    if (pendingSend && elt.matches && elt.matches("form.reply")) replyFormReturned(elt);
     refreshCopilot();
     if (elt.querySelector && elt.querySelector(".messages")) scrollThread();
     var input = elt.matches && elt.matches("form.reply") ? elt.querySelector("textarea") : null;
@@ -313,6 +314,15 @@
     }).catch(function () { /* the outcome stays pending: nothing the agent must redo */ });
   }
 
+  // The reply form comes back after a send: fresh (sent; the server recorded the suggestion's outcome) or with an error.
+  function replyFormReturned(form) {
+    if (pendingSend.reply && !form.querySelector(".error")) {
+      sentFor[pendingSend.id] = true; // the next reply box names no suggestion, and no ghost for it again
+      dismissed[pendingSend.id] = true;
+    }
+    pendingSend = null;
+  }
+
   document.addEventListener("submit", function (evt) {
     var form = evt.target;
     if (!(form.matches && form.matches("form.reply"))) return;
@@ -321,14 +331,4 @@
     pendingSend = hidden && hidden.value ? { id: hidden.value, reply: reply } : null;
   }, true);
 
-  document.addEventListener("htmx:afterRequest", function (evt) {
-    var elt = evt.detail.elt;
-    if (!(elt && elt.matches && elt.matches("form.reply")) || !pendingSend) return;
-    if (evt.detail.successful && pendingSend.reply) {
-      sentFor[pendingSend.id] = true; // recorded by the server: the next reply box names no suggestion
-      dismissed[pendingSend.id] = true;
-    }
-    pendingSend = null;
-    refreshCopilot();
-  });
 })();
