@@ -178,6 +178,21 @@ class Command(BaseCommand):
             ping.apply_async().get(timeout=max(5.0, deadline - time.monotonic()))
         except Exception as exc:
             raise CommandError(f"The Celery worker did not answer a ping task: {type(exc).__name__}") from exc
+        self._wait_copilot_worker(deadline)
+
+    def _wait_copilot_worker(self, deadline: float) -> None:
+        """Ready means the copilot's worker consumes its queue too (it starts alongside the other)."""
+        from supportdesk.celery import app
+
+        while not self._stopping.is_set():
+            self._check_children()
+            queues = app.control.inspect(timeout=1).active_queues() or {}
+            if any(
+                name.startswith("copilot@") and any(q["name"] == "copilot" for q in qs) for name, qs in queues.items()
+            ):
+                return
+            if time.monotonic() > deadline:
+                raise CommandError("The copilot worker did not start consuming the copilot queue in time.")
 
     def _check_children(self) -> None:
         for child in self._children:
