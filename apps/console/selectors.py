@@ -134,16 +134,14 @@ class CustomerContext:
     previous: list[Conversation]
     tickets: list[Any]
     labels: list[ConversationLabelRow]
-    analytics: Any
     csat_average: float | None
 
 
 def customer_context(*, conversation: Conversation) -> CustomerContext:
     """What the side panel shows: the contact, their other conversations and tickets, this conversation's labels
-    and the copilot's analytics (sentiment, churn risk) when there are some."""
+    (the copilot's analytics have their own section: copilot_analytics)."""
     from django.db.models import Avg
 
-    from apps.copilot.models import ConversationAnalytics
     from apps.tickets.selectors import tickets_list
 
     contact = conversation.contact
@@ -158,13 +156,11 @@ def customer_context(*, conversation: Conversation) -> CustomerContext:
         tickets = list(tickets_list(contact_id=contact.pk, limit=10))
     else:
         tickets = list(tickets_list(conversation_id=conversation.pk, limit=10))
-    analytics = ConversationAnalytics.objects.filter(conversation_id=conversation.pk).first()
     return CustomerContext(
         contact=contact,
         previous=previous,
         tickets=tickets,
         labels=labels_for_conversation(conversation.pk),
-        analytics=analytics,
         csat_average=csat_average,
     )
 
