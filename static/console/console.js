@@ -330,5 +330,4 @@
     var reply = !evt.submitter || evt.submitter.value !== "note";
     pendingSend = hidden && hidden.value ? { id: hidden.value, reply: reply } : null;
   }, true);
-
 })();
