@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from apps.ai.copilot import analytics_infer, signal_label, suggestion_normalise, suggestion_stream, summary_fold
 from apps.copilot.types import (
@@ -321,6 +324,38 @@ def test_normalise_enforces_the_output_rules() -> None:
     assert topped.questions == ["Quel numéro ?", "Depuis quand ?"] and not topped.silent
     assert suggestion_normalise({**raw, "questions": []}).silent, "2 questions are required to speak"
     assert suggestion_normalise({**raw, "priority": "whatever", "sentiment_trend": 3}).priority == "low"
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.floats(allow_nan=True) | st.integers() | st.text(max_size=500),
+    lambda inner: st.lists(inner, max_size=6) | st.dictionaries(st.text(max_size=12), inner, max_size=5),
+    max_leaves=30,
+)
+_KEYS = ("confidence", "replies", "questions", "priority", "sentiment_trend", "signals_detected", "silent")
+
+
+@hypothesis_settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    raw=st.dictionaries(st.sampled_from(_KEYS), _json | st.lists(st.text(max_size=600), max_size=6), max_size=7),
+    replies=st.lists(
+        st.fixed_dictionaries({"text": st.text(max_size=700), "sources": st.lists(st.integers(-2, 5), max_size=3)}),
+        max_size=5,
+    ),
+    confidence=st.floats(allow_nan=True) | st.text(max_size=5),
+)
+def test_normalise_output_always_obeys_the_rules(raw: dict[str, Any], replies: list[Any], confidence: Any) -> None:
+    """Whatever a model answers, what reaches the agent obeys OutputSuggestion's rules."""
+    out = suggestion_normalise({"replies": replies, "confidence": confidence, **raw}, passages=[DELIVERY, RETURNS])
+    assert_valid(out)
+    assert out.sentiment_trend in ("improving", "declining", "stable")
+    for reply in out.replies:
+        assert {c.chunk_id for c in reply.citations} <= {DELIVERY.chunk_id, RETURNS.chunk_id}
+    assert all(isinstance(q, str) and q for q in out.questions)
+
+
+def test_a_conversation_without_customer_message_is_silent() -> None:
+    _, suggestion = run(CopilotContext(messages=[agent("Bonjour, que puis-je pour vous ?")], passages=[DELIVERY]))
+    assert suggestion.silent and suggestion.replies == []
 
 
 # ----------------------------------------------------------------------------------------------- analytics
