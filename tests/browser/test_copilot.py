@@ -137,15 +137,23 @@ def test_the_suggestion_streams_in_and_tab_then_send_accepts_it(
         return [s for s in states if s["t"] >= sent and s["id"] == suggestion_id and (s["chars"] > 0 or s["fields"])]
 
     painted, observed = steps(frames), steps(mutations)
+    from apps.copilot.models import Suggestion
+
+    row = Suggestion.objects.get(pk=int(suggestion_id))
     print(
         "\ncopilot (local) after the customer's message:",
         f"first painted step {painted[0]['t'] - sent:.0f} ms," if painted else "no painted step,",
         f"second {painted[1]['t'] - sent:.0f} ms," if len(painted) > 1 else "",
         f"done {next((s['t'] - sent for s in frames if s['state'] == 'done' and s['id'] == suggestion_id), -1):.0f} ms;",
-        f"{len(painted)} painted steps, {len(observed)} observed changes",
+        f"{len(painted)} painted steps, {len(observed)} observed changes;",
+        f"row created {row.created_at.timestamp() * 1000 - sent:.0f} ms after the message (queue + context),",
+        f"worker's first_token_ms={row.first_token_ms} total_ms={row.total_ms} (from the task's start)",
     )
     assert len(painted) >= 2, f"the panel filled in one step: {painted}"
-    assert painted[1]["t"] - sent <= VISIBLE_STEPS_WITHIN_MS, f"two visible steps took > 1 s: {painted[:2]}"
+    assert painted[1]["t"] - sent <= VISIBLE_STEPS_WITHIN_MS, (
+        f"two visible steps took {painted[1]['t'] - sent:.0f} ms (> 1 s); the worker's own first token came "
+        f"{row.first_token_ms} ms after its task started (a loaded machine slows the offline provider's grounding)"
+    )
 
     # The whole panel: variants with their knowledge-base sources (opening in a new tab), the other fields.
     variants = agent.locator("#copilot-panel [data-testid=copilot-variant]")
@@ -195,8 +203,3 @@ def test_the_suggestion_streams_in_and_tab_then_send_accepts_it(
 
     assert watch.errors == [], watch.errors
     assert not [d for d in watch.dialogs if d.startswith("alert")]
-    # For the report: the stored timings of the measured suggestion.
-    from apps.copilot.models import Suggestion
-
-    row = Suggestion.objects.get(pk=int(suggestion_id))
-    print(f"stored: first_token_ms={row.first_token_ms} total_ms={row.total_ms} provider={row.provider}")
