@@ -225,17 +225,23 @@ def within_budget(groups: list[list[str]], minimum: int) -> list[list[str]]:
     return kept
 
 
-def text_rank_order(terms: list[Term]) -> tuple[str, list[float | str]]:
-    """The full-text side's ORDER BY over rows with a ``search_vector`` column, and its parameters: the sum of the
-    weights of the question words a chunk contains (`term_weight`), times (1 + ts_rank_cd over the OR of the
-    terms), then the id."""
+def text_rank_score(terms: list[Term]) -> tuple[str, list[float | str]]:
+    """The full-text side's score of a row with a ``search_vector`` column, as an SQL expression, and its parameters:
+    the sum of the weights of the question words a chunk contains (`term_weight`), times (1 + ts_rank_cd over the OR
+    of the terms)."""
     groups = _by_word(terms)
     weighted = " + ".join("%s * (search_vector @@ %s::tsquery)::int" for _ in groups)
     params: list[float | str] = [p for g in groups for p in (term_weight(g), _any_of(g))]
-    return f"({weighted}) * (1 + ts_rank_cd(search_vector, %s::tsquery)) DESC, id", [
+    return f"({weighted}) * (1 + ts_rank_cd(search_vector, %s::tsquery))", [
         *params,
         _any_of([t.lexeme for t in terms]),
     ]
+
+
+def text_rank_order(terms: list[Term]) -> tuple[str, list[float | str]]:
+    """The full-text side's ORDER BY and its parameters: `text_rank_score`, best first, then the id."""
+    score, params = text_rank_score(terms)
+    return f"{score} DESC, id", params
 
 
 def text_queries(terms: list[Term]) -> tuple[str, str]:
