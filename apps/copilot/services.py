@@ -353,8 +353,9 @@ def _usage(done: Done, *, provider: str, since: Any) -> tuple[int, int, Decimal]
 def suggestion_generate(*, conversation_id: int, message_id: int) -> Suggestion | None:
     """Generate and stream the suggestion for customer message ``message_id`` (docs/copilot.md, flow 2).
 
-    Returns the stored Suggestion, or None when nothing was stored: the message or conversation is gone, a newer
-    customer message superseded it (before or during the stream), or the model was unavailable
+    Returns the stored Suggestion, or None when nothing was stored: the message or conversation is gone, no console
+    has the conversation open any more, a newer customer message superseded it (before or during the stream), or
+    the model was unavailable
     (``suggestion.unavailable`` sent, reason "error" | "timeout" | "circuit_open"). Any other error deletes the
     row, sends ``suggestion.unavailable`` with reason "error" and is re-raised."""
     from apps.ai import copilot as ai_copilot
@@ -369,6 +370,9 @@ def suggestion_generate(*, conversation_id: int, message_id: int) -> Suggestion 
     ids = {"conversation_id": conversation_id, "message_id": message_id}
     if message is None or _superseded(conversation_id, message_id):
         logger.info("copilot: suggestion skipped", extra={**ids, "why": "gone" if message is None else "superseded"})
+        return None
+    if not copilot_has_viewers(conversation_id=conversation_id):  # the agent left before the worker got to it
+        logger.info("copilot: suggestion skipped", extra={**ids, "why": "unwatched"})
         return None
     context = context_build(message.conversation, trigger_message=message)
     context_ms = int((time.perf_counter() - started) * 1000)

@@ -124,6 +124,7 @@ def generate(django_capture_on_commit_callbacks: Any) -> Any:
 def _watched_message(text: str = "Je veux résilier mon abonnement") -> Message:
     message = MessageFactory(text=text)
     services.copilot_trigger_set(conversation_id=message.conversation_id, message_id=message.pk)
+    services.copilot_viewer_add(conversation_id=message.conversation_id, socket_id="specific.console")
     return message
 
 
@@ -226,6 +227,15 @@ def test_a_superseded_message_is_not_generated(
 ) -> None:
     message = _watched_message()
     services.copilot_trigger_set(conversation_id=message.conversation_id, message_id=message.pk + 1)
+    assert generate(message) is None
+    assert sent_events.events == [] and fake_ai.contexts == []
+
+
+def test_a_conversation_no_longer_watched_is_not_generated(
+    flush_redis: None, generate: Any, fake_ai: FakeAI, sent_events: SentEvents
+) -> None:
+    message = _watched_message()
+    services.copilot_viewer_remove(conversation_id=message.conversation_id, socket_id="specific.console")
     assert generate(message) is None
     assert sent_events.events == [] and fake_ai.contexts == []
 

@@ -31,6 +31,7 @@ def test_generation_is_not_retried(fake_ai: FakeAI, flush_redis: None) -> None:
 
     message = MessageFactory(text="Ma box ne marche plus depuis trois jours")
     services.copilot_trigger_set(conversation_id=message.conversation_id, message_id=message.pk)
+    services.copilot_viewer_add(conversation_id=message.conversation_id, socket_id="specific.console")
 
     def broken(context: object) -> object:
         raise RuntimeError("bug")
