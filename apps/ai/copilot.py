@@ -6,7 +6,7 @@ Public functions (dispatch on LLM_PROVIDER):
   ``FieldDelta("confidence")`` first, then each reply's text as ``ReplyDelta``s (pieces to append) followed by its
   ``FieldDelta("citations", index=i)``, then the other fields as ``FieldDelta``s, and always a ``Done`` last, whose
   suggestion obeys `OutputSuggestion`'s rules (`suggestion_normalise`) and is what must be stored: the streamed
-  pieces are a preview. Silence: when the best passage's similarity is under `copilot_min_retrieval` or the
+  pieces are a preview. Silence: when the best-ranked passage's similarity is under `copilot_min_retrieval` or the
   confidence under COPILOT_MIN_CONFIDENCE, no reply is streamed and ``Done.suggestion`` is silent with no replies
   (the other fields are still filled). With `openai` the model writes "confidence" first and a low one stops the
   stream before any reply. Raises `LLMUnavailable` ("error", "timeout", "circuit_open") before any ``Done`` when
@@ -483,12 +483,12 @@ def _usage_of(model_name: str, prompt_tokens: int, completion_tokens: int) -> Us
 def _openai_stream(context: CopilotContext) -> Iterator[Delta]:
     """The `openai` suggestion: retrieval under the threshold → the local (silent) suggestion without a call;
     otherwise one streamed call whose JSON answer is turned into deltas as it grows."""
-    from apps.ai.local.copilot import conversation_read, questions_for
+    from apps.ai.local.copilot import conversation_read, questions_for, retrieval_similarity
 
     passages = context.passages
-    known = [p.similarity for p in passages if p.similarity is not None]
-    # Passages found by full-text search alone carry no similarity: the model's confidence decides then.
-    if not passages or (known and max(known) < _retrieval_threshold()):
+    top = retrieval_similarity(passages)
+    # A best passage found by full-text search alone carries no similarity: the model's confidence decides then.
+    if not passages or (top is not None and top < _retrieval_threshold()):
         yield from suggestion_deltas(_local_suggestion(context), provider="local")
         return
     extra_questions = questions_for(conversation_read(context))
