@@ -159,3 +159,51 @@ def test_churn_risk_tags_urgent_retention_once(
     assert len(critical) == 1 and "churn risk above threshold" in critical[0]
     for secret in ("inadmissible", "résilier", "pannes"):
         assert secret not in log, "no message content in the worker's log"
+
+
+def test_openai_provider_stores_usage_and_cost_and_an_outage_stores_nothing(
+    worker_factory: Any, flush_redis: None, openai_stub: Any
+) -> None:
+    """The `openai` provider on the local OpenAI-compatible stub: the stored suggestion carries the call's tokens
+    and the cost at LLM_PRICES; with the server down, `suggestion.unavailable` and no row."""
+    import json
+    from decimal import Decimal
+
+    from apps.core.demo import DEMO_KNOWLEDGE_DIR
+    from apps.knowledge.services import knowledge_ingest_paths
+    from tests.ai.test_copilot_openai import ANSWER
+
+    assert knowledge_ingest_paths([DEMO_KNOWLEDGE_DIR / "livraison.fr.md"]).count("failed") == 0
+    openai_stub.reply = json.dumps(ANSWER, ensure_ascii=False)
+    worker_factory(
+        "copilot-openai",
+        worker_options=COPILOT_WORKER,
+        LLM_PROVIDER="openai",
+        LLM_API_KEY="sk-test-stub",
+        LLM_BASE_URL=openai_stub.url,
+        LLM_MODEL="stub-model",
+        LLM_PRICES='{"stub-model": [2.0, 8.0]}',
+        LLM_MAX_RETRIES="1",
+        LLM_TIMEOUT="5",
+        EMBEDDINGS_PROVIDER="local",
+        COPILOT_MIN_RETRIEVAL="-1",  # whatever the passages' similarity: the model is asked
+    )
+    conversation = ConversationFactory(status=Conversation.Status.ESCALATED)
+    services.copilot_viewer_add(conversation_id=conversation.pk, socket_id="specific.test!console")
+    listener = GroupListener(copilot_group(conversation.pk))
+
+    customer_message_receive(conversation=conversation, text="Ma commande 4512 n'est toujours pas arrivée")
+    events = listener.until(lambda ev: bool(_types(ev, "suggestion.done") or _types(ev, "suggestion.unavailable")))
+    assert _types(events, "suggestion.done"), [e["type"] for e in events]
+    suggestion = Suggestion.objects.get(pk=_types(events, "suggestion.done")[0]["suggestion_id"])
+    assert suggestion.provider == "openai" and not suggestion.silent
+    assert suggestion.prompt_tokens > 0 and suggestion.completion_tokens > 0
+    expected = (Decimal(2) * suggestion.prompt_tokens + Decimal(8) * suggestion.completion_tokens) / 1_000_000
+    assert suggestion.cost_usd == expected.quantize(Decimal("0.000001"))
+
+    openai_stub.down = True
+    customer_message_receive(conversation=conversation, text="Vous êtes là ? Toujours rien reçu")
+    events = listener.until(lambda ev: bool(_types(ev, "suggestion.unavailable")))
+    unavailable = _types(events, "suggestion.unavailable")
+    assert unavailable and unavailable[0]["reason"] in ("error", "timeout")
+    assert list(Suggestion.objects.filter(conversation=conversation).values_list("pk", flat=True)) == [suggestion.pk]
