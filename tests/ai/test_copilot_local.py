@@ -174,6 +174,38 @@ def test_questions_ask_for_what_is_missing_and_not_for_what_was_given() -> None:
     assert not any("Depuis quand" in q for q in run(since)[1].questions)
 
 
+def test_questions_fit_number_transfer_and_returns() -> None:
+    _, rio = run(
+        CopilotContext(messages=[client("Comment obtenir mon code RIO pour changer d'opérateur ?")], passages=[CANCEL])
+    )
+    assert any("garder votre numéro" in q for q in rio.questions)
+    assert not any("carte SIM" in q for q in rio.questions)
+    assert signal_label("competitor", "fr") in rio.signals_detected
+    _, refund = run(
+        CopilotContext(
+            messages=[client("How long does a refund take after I return my phone?")], passages=[ROAMING], language="en"
+        )
+    )
+    assert any("order number" in q for q in refund.questions)
+
+
+def test_list_items_are_written_as_sentences() -> None:
+    leds = Passage(
+        chunk_id=41,
+        title="Voyants de la box",
+        url="https://help.example/voyants",
+        text="Signification des voyants :\n- rouge fixe : aucun signal sur la fibre, vérifiez le câble ;\n"
+        "- blanc fixe : la box est connectée et tout fonctionne ;",
+        similarity=0.5,
+    )
+    _, suggestion = run(CopilotContext(messages=[client("Le voyant de ma box est rouge fixe")], passages=[leds]))
+    assert not suggestion.silent
+    for reply in suggestion.replies:
+        body = reply.text.split(" : ", 1)[-1] if reply.text.startswith("D'après") else reply.text
+        assert body[0].isupper(), reply.text
+        assert not reply.text.endswith(";")
+
+
 def test_english_conversation_gets_english_replies_and_questions() -> None:
     context = CopilotContext(
         messages=[client("Hi, will 5G work when I'm roaming in Italy next week?")], passages=[ROAMING], language="en"

@@ -78,7 +78,8 @@ PRICE_OBJECTION = re.compile(
 COMPETITOR = re.compile(
     r"\b(?:concurren\w*|ailleurs|autre operateur|(?:chez|vers|pour) (?:free|orange|sfr|bouygues|sosh)|"
     r"free mobile|red by sfr|b&you|another (?:provider|operator|carrier)|competitors?|"
-    r"(?:switch|move|go) (?:to|over to) (?:another|a different|orange|sfr|free|bouygues))\b"
+    r"(?:switch|move|go) (?:to|over to) (?:another|a different|orange|sfr|free|bouygues)|changer d'operateur|"
+    r"change (?:provider|operator|carrier))\b"
 )
 UPGRADE = re.compile(
     r"\b(?:plus de (?:data|go|gigas?|debit)|passer (?:a|au|en|sur) (?:la |le |l')?(?:fibre|5g|forfait superieur|"
@@ -91,6 +92,11 @@ REPEATED = re.compile(
     r"encore (?:une |un |en )?(?:pannes?|coupures?|coupe|bugs?|problemes?|incidents?)|"
     r"still not|still no|still doesn't|still isn't)\b"
 )
+PORTABILITY = re.compile(
+    r"\b(?:rio|portabilite|portage|changer d'operateur|garder (?:mon|le) numero|keep(?:ing)? my (?:phone )?number|"
+    r"port(?:ing)? my number|number transfer)\b"
+)
+RETURNS = re.compile(r"\b(?:rembours\w*|retour(?:ner|ne|nes)?|renvoye\w*|refund\w*|returns?|returning|sent back)\b")
 ORDER_WORDS = re.compile(r"\b(?:commande|colis|livraison|livre|order|parcel|delivery|delivered|shipping)\b")
 SINCE_WORDS = re.compile(r"\b(?:depuis|since|for (?:\d+|two|three|a few) (?:days|weeks|hours))\b")
 DEVICE_WORDS = re.compile(r"\b(?:iphone|android|samsung|box|decodeur|modem|routeur|router|telephone|phone|pc|mac)\b")
@@ -141,6 +147,8 @@ INTENT_LABELS: dict[str, dict[str, str]] = {
         "activation": "Activation",
         "plan": "Forfait",
         "assistance": "Commande et compte",
+        "portability": "Portabilité",
+        "returns": "Retour et remboursement",
         "general": "Demande",
     },
     "en": {
@@ -153,6 +161,8 @@ INTENT_LABELS: dict[str, dict[str, str]] = {
         "activation": "Activation",
         "plan": "Plan",
         "assistance": "Order and account",
+        "portability": "Number transfer",
+        "returns": "Return and refund",
         "general": "Request",
     },
 }
@@ -202,6 +212,16 @@ QUESTIONS: dict[str, list[_Q]] = {
         ("", "Avez-vous reçu votre carte SIM et votre code d'activation ?", "Did you receive your SIM and code?"),
         ("", "Quel message s'affiche sur votre téléphone ?", "What message does your phone show?"),
         ("device", "Quel téléphone utilisez-vous ?", "Which phone do you use?"),
+    ],
+    "portability": [
+        ("", "Souhaitez-vous garder votre numéro actuel ?", "Do you want to keep your current number?"),
+        ("", "Qu'est-ce qui vous fait envisager de changer d'opérateur ?", "What makes you consider switching?"),
+        ("", "Avez-vous un engagement en cours ?", "Are you still under a minimum term?"),
+    ],
+    "returns": [
+        ("order", "Quel est le numéro de commande concerné ?", "What is the order number?"),
+        ("", "Quand avez-vous renvoyé le produit ?", "When did you send the product back?"),
+        ("", "Avez-vous reçu une confirmation de retour ?", "Did you receive a return confirmation?"),
     ],
     "plan": [
         ("", "Quel usage faites-vous de votre forfait (data, appels, étranger) ?", "How do you use your plan?"),
@@ -254,6 +274,8 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "track_order": ("Vérifier le suivi de la commande", "Check the order tracking"),
     "check_invoice": ("Consulter la facture concernée", "Open the invoice concerned"),
     "check_activation": ("Vérifier l'état d'activation de la ligne", "Check the line's activation status"),
+    "check_return": ("Vérifier le statut du retour et du remboursement", "Check the return and refund status"),
+    "check_portability": ("Vérifier l'engagement et le RIO de la ligne", "Check the line's commitment and RIO code"),
     "present_offer": ("Présenter l'offre supérieure", "Present the higher plan"),
     "send_article": ("Envoyer l'article cité", "Send the cited article"),
     "confirm_resolved": ("Confirmer la résolution et clore", "Confirm it is solved and close"),
@@ -390,7 +412,11 @@ def conversation_read(context: CopilotContext) -> Reading:
         known.add("device")
     if AMOUNT_RE.search(" ".join(texts)) or context.entities.get("amounts"):
         known.add("amount")
-    if ORDER_WORDS.search(norm_recent) and category in ("general", "assistance"):
+    if PORTABILITY.search(norm_recent):
+        category = "portability"
+    elif RETURNS.search(norm_recent) and category in ("general", "assistance", "billing"):
+        category = "returns"
+    elif ORDER_WORDS.search(norm_recent) and category in ("general", "assistance"):
         category = "assistance"
     return Reading(language, latest, query, category, intents, signals, moods, known, orders)
 
@@ -476,6 +502,8 @@ def actions_for(reading: Reading) -> list[str]:
             "assistance": "track_order",
             "billing": "check_invoice",
             "activation": "check_activation",
+            "returns": "check_return",
+            "portability": "check_portability",
         }.get(reading.category, "send_article")
     )
     if "satisfaction" in reading.signals:
@@ -655,12 +683,29 @@ def _citation(passage: Passage) -> dict[str, object]:
     return {"title": passage.title, "url": passage.url, "chunk_id": passage.chunk_id}
 
 
+def as_sentence(text: str) -> str:
+    """A knowledge-base fragment as a sentence an agent writes: capital first letter, a list item's trailing ";" or
+    "," made a full stop."""
+    text = " ".join(text.split())
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text[:-1].rstrip() + "." if text[-1] in ";,:" else text
+
+
 def replies_for(reading: Reading, grounding: Grounding, passages: Sequence[Passage]) -> list[dict[str, object]]:
     """Three reply variants in the conversation's language: the direct answer (with an apology first when the
     customer is unhappy, a thank-you when pleased), the answer sourced by its article's title (from another passage
     when one answers too), and the answer followed by the most useful question."""
     lang = reading.language if reading.language in ("fr", "en") else "fr"
     main = passages[grounding.passage]
+    answer = " ".join(as_sentence(s) for s in sentences(grounding.answer)) or as_sentence(grounding.answer)
+    grounding = Grounding(
+        answer,
+        grounding.passage,
+        grounding.similarity,
+        (as_sentence(grounding.second[0]), grounding.second[1]) if grounding.second else None,
+    )
     first_sentence = next(iter(sentences(grounding.answer)), grounding.answer)
     mood = reading.latest_mood
     if mood.sentiment == "negative" or "negative_sentiment" in reading.signals:
