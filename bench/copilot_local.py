@@ -118,6 +118,7 @@ def measure() -> dict[str, Any]:
                         "top_similarity": context.passages[0].similarity if context.passages else None,
                         "best_similarity": max(sims, default=None),
                         "cited": cited,
+                        "cold_first_delta_ms": first_at,
                     }
                 )
         if label == "priming":  # every question's sentences embedded once: the next pass is all cache hits
