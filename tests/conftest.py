@@ -58,9 +58,15 @@ def _fresh_test_redis() -> None:
 
 @pytest.fixture
 def openai_stub() -> Iterator[OpenAIStub]:
+    """A fresh stub is a fresh provider: the circuit breaker (shared through Redis, apps/ai/breaker.py) starts
+    closed, so that failures scripted by earlier tests do not open it for this one."""
+    from apps.ai.breaker import breaker_reset
+
+    breaker_reset("openai")
     stub = OpenAIStub().start()
     yield stub
     stub.stop()
+    breaker_reset("openai")
 
 
 @pytest.fixture
