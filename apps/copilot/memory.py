@@ -184,9 +184,12 @@ def summary_fold_older(*, conversation_id: int, older: list[_Row], language: str
     return folded
 
 
-def context_build(conversation: Conversation, *, trigger_message: Message | None = None) -> CopilotContext:
+def context_build(
+    conversation: Conversation, *, trigger_message: Message | None = None, with_passages: bool = True
+) -> CopilotContext:
     """The CopilotContext of ``conversation`` as of ``trigger_message`` (its messages up to and including it;
-    None: all of them). Writes only the running summary and its watermark (see the module docstring)."""
+    None: all of them). ``with_passages=False``: no knowledge search (the analytics do not need one). Writes only
+    the running summary and its watermark (see the module docstring)."""
     rows = _rows(conversation.pk)
     if trigger_message is not None:
         cut = next((i for i, r in enumerate(rows) if r.id == trigger_message.pk), None)
@@ -203,7 +206,7 @@ def context_build(conversation: Conversation, *, trigger_message: Message | None
         messages=[_context_message(r) for r in verbatim],
         summary=summary,
         entities=entities_extract([r.text for r in rows], names=[contact_name] if contact_name else []),
-        passages=passages_for(latest),
+        passages=passages_for(latest) if with_passages else [],
         language=language,
     )
 

@@ -176,7 +176,9 @@ def copilot_message_received(*, conversation_id: int, message_id: int) -> None:
         tasks.suggestion_generate.delay(conversation_id, message_id)
     trivial = message_is_trivial(text)
     if not trivial:
-        tasks.analytics_update.delay(conversation_id)
+        # Delayed, and skipped when a newer customer message came meanwhile (that one's analysis runs instead): a
+        # burst of messages costs one analysis, and it never competes with the suggestion the agent is waiting for.
+        tasks.analytics_update.apply_async((conversation_id, message_id), countdown=settings.COPILOT_ANALYTICS_DELAY)
     logger.info(
         "copilot: message received",
         extra={"conversation_id": conversation_id, "message_id": message_id, "watched": watched, "trivial": trivial},
@@ -225,9 +227,11 @@ class _Relay:
         self.started = started
         self.first_token_ms: int | None = None
         self.chunks_sent = 0
+        self.reply_started = False
         self._pending: list[dict[str, Any]] = []
 
     def _send(self, chunk: dict[str, Any]) -> None:
+        self.reply_started = self.reply_started or chunk["field"] == "reply"
         events.suggestion_chunk(
             conversation_id=self.conversation_id,
             suggestion_id=self.suggestion_id,
@@ -309,8 +313,12 @@ class _Relay:
                 if not isinstance(item, ReplyDelta | FieldDelta):
                     continue
                 chunk = _chunk_of(item)
-                if self.first_token_ms is None and not self._pending:
-                    self._send(chunk)  # the first token goes out at once
+                first_reply = chunk["field"] == "reply" and not self.reply_started
+                if (self.first_token_ms is None and not self._pending) or first_reply:
+                    # The first chunk, and the first text of a reply (what the agent waits for), go out at once.
+                    self._flush()
+                    self._send(chunk)
+                    due = None
                     if cancelled():
                         return None
                     continue
@@ -511,17 +519,21 @@ def _field(model_field: str, value: Any) -> str:
     return " ".join(str(value or "").split())[:limit]
 
 
-def analytics_update(*, conversation_id: int) -> ConversationAnalytics | None:
+def analytics_update(*, conversation_id: int, message_id: int | None = None) -> ConversationAnalytics | None:
     """Infer and store the conversation's analytics, then send ``analytics.updated``. ``churn_risk`` above
     COPILOT_CHURN_ALERT tags the conversation and its open tickets URGENT_RETENTION, sends ``copilot.alert`` and
-    logs a critical line (ids and risk only) — once per conversation. Returns None for an unknown conversation or
-    one without messages. Raises apps.ai.copilot.LLMUnavailable (the task retries once)."""
+    logs a critical line (ids and risk only) — once per conversation. Returns None for an unknown conversation, one
+    without messages, or when ``message_id`` (the customer message that asked for it) is no longer the latest.
+    Raises apps.ai.copilot.LLMUnavailable (the task retries once)."""
     from apps.ai import copilot as ai_copilot
 
+    if message_id is not None and _superseded(conversation_id, message_id):
+        logger.info("copilot: analytics skipped", extra={"conversation_id": conversation_id, "why": "superseded"})
+        return None
     conversation = Conversation.objects.select_related("contact").filter(pk=conversation_id).first()
     if conversation is None:
         return None
-    context = context_build(conversation)
+    context = context_build(conversation, with_passages=False)
     if not context.messages:
         return None
     result = ai_copilot.analytics_infer(context)

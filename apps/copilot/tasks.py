@@ -23,10 +23,11 @@ def suggestion_generate(conversation_id: int, message_id: int) -> None:
 
 
 @shared_task(bind=True, name="apps.copilot.tasks.analytics_update", ignore_result=True, acks_late=True, max_retries=1)
-def analytics_update(self: Task, conversation_id: int) -> None:
-    """Update one conversation's analytics; any failure (model unavailable included) is retried once."""
+def analytics_update(self: Task, conversation_id: int, message_id: int | None = None) -> None:
+    """Update one conversation's analytics (for customer message ``message_id``: skipped if a newer one came); any
+    failure (model unavailable included) is retried once."""
     try:
-        services.analytics_update(conversation_id=conversation_id)
+        services.analytics_update(conversation_id=conversation_id, message_id=message_id)
     except Exception as exc:
         if self.request.retries >= 1:
             logger.error(

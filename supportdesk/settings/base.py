@@ -396,6 +396,8 @@ COPILOT_VERBATIM_MESSAGES = env.int("COPILOT_VERBATIM_MESSAGES", default=50)  # 
 COPILOT_CHURN_ALERT = env.int("COPILOT_CHURN_ALERT", default=80)  # churn_risk above it: URGENT_RETENTION + alert
 # Seconds a console's open conversation counts as watched without a heartbeat (the console refreshes it).
 COPILOT_VIEWER_TTL = env.int("COPILOT_VIEWER_TTL", default=60)
+# Seconds a customer message's analysis waits; a newer message meanwhile replaces it (one analysis per burst).
+COPILOT_ANALYTICS_DELAY = env.float("COPILOT_ANALYTICS_DELAY", default=2.0)
 COPILOT_PASSAGES = env.int("COPILOT_PASSAGES", default=5)  # knowledge passages given to a suggestion
 COPILOT_COALESCE_MS = env.int("COPILOT_COALESCE_MS", default=30)  # chunks after the first are sent at most this late
 COPILOT_TRIGGER_TTL = env.int("COPILOT_TRIGGER_TTL", default=3600)  # seconds the latest-trigger key is kept

@@ -80,7 +80,9 @@ def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, tuple[Any, ...]
 
     calls: list[tuple[str, tuple[Any, ...]]] = []
     monkeypatch.setattr(tasks.suggestion_generate, "delay", lambda *a: calls.append(("suggestion_generate", a)))
-    monkeypatch.setattr(tasks.analytics_update, "delay", lambda *a: calls.append(("analytics_update", a)))
+    monkeypatch.setattr(
+        tasks.analytics_update, "apply_async", lambda args, countdown: calls.append(("analytics_update", args))
+    )
     return calls
 
 
@@ -102,8 +104,7 @@ def test_message_received_enqueues(
     services.copilot_message_received(conversation_id=message.conversation_id, message_id=message.pk)
     assert [name for name, _args in enqueued] == expected
     for name, args in enqueued:
-        expect = (message.conversation_id, message.pk) if name == "suggestion_generate" else (message.conversation_id,)
-        assert args == expect
+        assert args == (message.conversation_id, message.pk)
     assert services.copilot_trigger_latest(conversation_id=message.conversation_id) == message.pk
 
 

@@ -26,7 +26,7 @@ import re
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -56,6 +56,10 @@ class Received:
     headers: dict[str, str]
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default 5 resets connections when 20 clients stream at once (bench copilot)
+
+
 @dataclass
 class StreamRecord:
     """One streamed answer, timed with time.perf_counter(): ``finished`` is when its last event was written (None
@@ -65,6 +69,10 @@ class StreamRecord:
     finished: float | None = None
     aborted: bool = False
     tokens_sent: int = 0
+    received: float = 0.0  # when the request was read
+    first_token: float | None = None  # when the first non-empty token was written
+    token_times: list[float] = field(default_factory=list)  # when each token was written
+    marker: str = ""  # the last match of `marker_pattern` in the prompt (the newest message's, for benchmarks)
 
 
 @dataclass
@@ -78,6 +86,7 @@ class OpenAIStub:
     down: bool = False  # True: each request is read, then the connection is closed with no answer
     replies: deque[str] = field(default_factory=deque)  # scripted chat answers, one per request, before `reply`
     streams: list[StreamRecord] = field(default_factory=list)
+    marker_pattern: str = r"bench-q\d+-[0-9a-f]+"
     requests: list[Received] = field(default_factory=list)
     usages: list[dict[str, int]] = field(default_factory=list)
     _failures: deque[int] = field(default_factory=deque)
@@ -121,6 +130,8 @@ class OpenAIStub:
             def do_GET(self) -> None:
                 if self.path.rstrip("/").endswith("/models"):
                     self._json(200, {"object": "list", "data": [{"id": "gpt-4o-mini", "object": "model"}]})
+                elif self.path.rstrip("/") == "/_stub/timings":  # for a benchmark running the stub as a process
+                    self._json(200, {"streams": [asdict(r) for r in list(stub.streams)]})
                 else:
                     self._json(404, {"error": {"message": "not found"}})
 
@@ -131,6 +142,7 @@ class OpenAIStub:
                 except ValueError:
                     self._json(400, {"error": {"message": "bad json"}})
                     return
+                self.received = time.perf_counter()
                 stub.requests.append(Received(self.path, body, {k.lower(): v for k, v in self.headers.items()}))
                 if stub.down:
                     self.close_connection = True
@@ -223,7 +235,10 @@ class OpenAIStub:
                     self.wfile.write(f"data: {data}\n\n".encode())
                     self.wfile.flush()
 
-                record = StreamRecord(started=time.perf_counter())
+                found = re.findall(stub.marker_pattern, prompt)
+                record = StreamRecord(
+                    started=time.perf_counter(), received=self.received, marker=found[-1] if found else ""
+                )
                 stub.streams.append(record)
                 self.close_connection = True
                 try:
@@ -240,6 +255,9 @@ class OpenAIStub:
                         if stub.token_delay:
                             time.sleep(stub.token_delay)
                         event({"choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]})
+                        record.token_times.append(time.perf_counter())
+                        if record.first_token is None:
+                            record.first_token = record.token_times[0]
                         record.tokens_sent += 1
                     event({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
                     if (body.get("stream_options") or {}).get("include_usage"):
@@ -268,7 +286,7 @@ class OpenAIStub:
                     },
                 )
 
-        self._server = ThreadingHTTPServer((self.host, self.port), Handler)
+        self._server = _Server((self.host, self.port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -285,9 +303,14 @@ class OpenAIStub:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=8089)
-    parser.add_argument("--token-delay", type=float, default=0.0)
+    parser.add_argument("--token-delay", type=float, default=0.0, help="seconds between streamed tokens")
+    parser.add_argument("--first-token-delay", type=float, default=0.0, help="seconds before the first token")
+    parser.add_argument("--reply-file", type=argparse.FileType("r", encoding="utf-8"), help="the chat answer")
     args = parser.parse_args()
-    stub = OpenAIStub(port=args.port, token_delay=args.token_delay).start()
+    stub = OpenAIStub(port=args.port, token_delay=args.token_delay, first_token_delay=args.first_token_delay)
+    if args.reply_file:
+        stub.reply = args.reply_file.read()
+    stub.start()
     print(f"OpenAI-compatible stub on {stub.url}", flush=True)
     try:
         threading.Event().wait()
