@@ -159,7 +159,8 @@ class Bench(LiveChatBench):
             cmd = [celery, "-A", "supportdesk", "worker", "-Q", "copilot", "-P", "threads", "-c", str(self.args.threads),
                    "-l", "INFO", "-n", f"bench-copilot-{i}-{secrets.token_hex(3)}@%h", "--without-mingle",
                    "--without-gossip"]  # fmt: skip
-            worker = Child(f"worker{i}", cmd, dict(self.env), self.tracker, self.logs / f"worker{i}.log")
+            env = dict(self.env, **self.args.worker_env)
+            worker = Child(f"worker{i}", cmd, env, self.tracker, self.logs / f"worker{i}.log")
             self.children.append(worker)
             worker.start()
             worker.wait_for(lambda line: "ready." in line, self.args.timeout, "the copilot worker's 'ready.'")
@@ -375,7 +376,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--timeout", type=float, default=180.0, help="bound of every other wait, seconds [180]")
     parser.add_argument("--json", type=Path, default=None, help="default bench/results/copilot-DATE.json")
     parser.add_argument("--keep-logs", type=Path, default=None, help="copy the logs (daphne, worker, stub) there")
+    parser.add_argument(
+        "--worker-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra setting for the copilot workers (repeatable; an experiment, printed with the results)",
+    )
     args = parser.parse_args(argv)
+    pairs = [item.partition("=") for item in args.worker_env]
+    if any(not name or not sep for name, sep, _ in pairs):
+        parser.error("--worker-env takes NAME=VALUE")
+    args.worker_env = {name: value for name, _, value in pairs}
     args.phases = [p.strip() for p in args.only.split(",") if p.strip()]
     if unknown := set(args.phases) - set(PHASES):
         parser.error(f"unknown phase(s): {', '.join(sorted(unknown))}")
@@ -402,6 +414,9 @@ def report(r: dict[str, Any], args: argparse.Namespace, argv: list[str]) -> None
     out += ["", "```", free, "```", "", phases_line(r, PHASES)]
     code = r.get("code", {})
     out += ["", f"Code measured: commit `{code.get('commit')}`."]
+    if args.worker_env:
+        settings = ", ".join(f"`{k}={v}`" for k, v in args.worker_env.items())
+        out += ["", f"The copilot workers ran with {settings} on top of the defaults (an experiment)."]
     lat = r.get("latency")
     if lat and "added" in lat:
         a, o, s, w = lat["added"], lat["ours"], lat["stub_ttft"], lat["raw"]

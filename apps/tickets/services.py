@@ -47,6 +47,20 @@ def ticket_sla_due(*, priority: str, start: datetime) -> tuple[datetime, datetim
     return start + timedelta(minutes=settings.TICKETS_SLA_ACK_MINUTES), start + timedelta(hours=hours)
 
 
+# Conversation tags a ticket of that conversation carries too, whenever it is created or linked (the copilot's
+# churn alert tags the conversation and its tickets; a ticket opened after the alert must not miss it).
+TAGS_CARRIED_TO_TICKETS = ("URGENT_RETENTION",)
+
+
+def _carried_tags(conversation_id: int | None, tags: list[str]) -> list[str]:
+    from apps.conversations.models import Conversation
+
+    if conversation_id is None:
+        return tags
+    stored = Conversation.objects.filter(pk=conversation_id).values_list("tags", flat=True).first() or []
+    return [*tags, *(t for t in TAGS_CARRIED_TO_TICKETS if t in stored and t not in tags)]
+
+
 def ticket_create(
     *,
     subject: str,
@@ -87,7 +101,7 @@ def ticket_create(
             category=category_obj,
             priority=priority,
             source=source,
-            tags=list(tags or []),
+            tags=_carried_tags(conversation.pk if conversation is not None else None, list(tags or [])),
             assignee=assignee,
         )
         # Counted from the stored creation time, so the SLA reads exactly "created + N" in every screen.
@@ -143,9 +157,11 @@ def tickets_for_conversation_tag(*, conversation_id: int, tag: str) -> int:
 
 
 def ticket_conversation_link(*, ticket: Ticket, conversation: Conversation) -> Ticket:
-    """Attach the chat that continues a ticket (the /contact/ form's ticket) to it."""
-    Ticket.objects.filter(pk=ticket.pk).update(conversation=conversation, updated_at=timezone.now())
-    ticket.conversation = conversation
+    """Attach the chat that continues a ticket (the /contact/ form's ticket) to it; the conversation's carried tags
+    (TAGS_CARRIED_TO_TICKETS) are added to the ticket's."""
+    tags = _carried_tags(conversation.pk, list(ticket.tags or []))
+    Ticket.objects.filter(pk=ticket.pk).update(conversation=conversation, tags=tags, updated_at=timezone.now())
+    ticket.conversation, ticket.tags = conversation, tags
     return ticket
 
 

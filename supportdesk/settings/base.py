@@ -396,6 +396,10 @@ COPILOT_VERBATIM_MESSAGES = env.int("COPILOT_VERBATIM_MESSAGES", default=50)  # 
 COPILOT_CHURN_ALERT = env.int("COPILOT_CHURN_ALERT", default=80)  # churn_risk above it: URGENT_RETENTION + alert
 # Seconds a console's open conversation counts as watched without a heartbeat (the console refreshes it).
 COPILOT_VIEWER_TTL = env.int("COPILOT_VIEWER_TTL", default=60)
+# The copilot worker's threads (supportdesk/celery.py): database connections kept this many seconds, and the GIL
+# switch interval in seconds (both measured with `python -m bench copilot`, docs/benchmarks.md).
+COPILOT_WORKER_DB_CONN_MAX_AGE = env.int("COPILOT_WORKER_DB_CONN_MAX_AGE", default=60)
+COPILOT_WORKER_SWITCH_INTERVAL = env.float("COPILOT_WORKER_SWITCH_INTERVAL", default=0.001)
 # Seconds a customer message's analysis waits; a newer message meanwhile replaces it (one analysis per burst).
 COPILOT_ANALYTICS_DELAY = env.float("COPILOT_ANALYTICS_DELAY", default=2.0)
 COPILOT_PASSAGES = env.int("COPILOT_PASSAGES", default=5)  # knowledge passages given to a suggestion

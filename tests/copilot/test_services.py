@@ -103,7 +103,7 @@ def test_message_received_enqueues(
         services.copilot_viewer_add(conversation_id=message.conversation_id, socket_id="specific.x")
     services.copilot_message_received(conversation_id=message.conversation_id, message_id=message.pk)
     assert [name for name, _args in enqueued] == expected
-    for name, args in enqueued:
+    for _name, args in enqueued:
         assert args == (message.conversation_id, message.pk)
     assert services.copilot_trigger_latest(conversation_id=message.conversation_id) == message.pk
 

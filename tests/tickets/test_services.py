@@ -103,3 +103,20 @@ def test_bot_category_unknown_falls_back_and_priority_kept() -> None:
     conversation.refresh_from_db()
     assert conversation.status == "escalated"
     assert list(conversation.messages.values_list("role", flat=True)) == ["system"]
+
+
+def test_a_ticket_opened_after_the_churn_alert_carries_urgent_retention() -> None:
+    """The copilot tags the conversation and its tickets when the churn risk crosses the threshold; a ticket created
+    or linked later must carry the tag too (and a conversation's other tags stay on the conversation)."""
+    from apps.tickets.services import ticket_conversation_link
+
+    conversation = ConversationFactory(tags=["URGENT_RETENTION", "vip"])
+    ticket = ticket_create(subject="Résiliation", conversation=conversation, tags=["billing"])
+    ticket.refresh_from_db()
+    assert ticket.tags == ["billing", "URGENT_RETENTION"]
+    other = ticket_create(subject="Formulaire de contact", tags=[])
+    ticket_conversation_link(ticket=other, conversation=conversation)
+    other.refresh_from_db()
+    assert other.tags == ["URGENT_RETENTION"]
+    calm = ticket_create(subject="Question", conversation=ConversationFactory())
+    assert calm.tags == []
