@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
+import datetime as dt
 import json
 import math
 import os
@@ -344,4 +345,54 @@ def bench_main(
     status = run(bench, phases, log)
     if status in (0, 1) and any(p in bench.results for p in phases):
         report(bench.results, args, argv)
+    return status
+
+
+def in_process_main(
+    name: str,
+    argv: list[str] | None,
+    doc: str | None,
+    setup: Callable[[Path], None],
+    measure: Callable[[], dict[str, Any]],
+    report: Callable[[dict[str, Any], dict[str, str]], str],
+    log: Callable[[str], None],
+    doing: str,
+) -> int:
+    """`python -m bench NAME` for a benchmark that runs Django in this process (bot, copilot_local, fusion): a fresh
+    data dir under /tmp, ``setup(data_dir)``, ``measure()``, then the servers stopped and the directory removed
+    whatever happened; on success the report is printed and the results (with the machine and the 1-minute load
+    before and after) written to bench/results/NAME-DATE.json or ``--json``. Returns the exit status (0, 1, 130)."""
+    from bench.startup import _machine
+
+    parser = argparse.ArgumentParser(prog=f"python -m bench {name}", description=(doc or "").splitlines()[0])
+    parser.add_argument(
+        "--json", type=Path, default=None, help=f"results file (default bench/results/{name}-DATE.json)"
+    )
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    tmp = Path(tempfile.mkdtemp(prefix=f"sdbench-{name}-", dir="/tmp")).resolve()
+    data_dir = tmp / "data"
+    machine = _machine()
+    load_before = os.getloadavg()[0]
+    status, results = 0, {}
+    try:
+        with _sigterm_as_interrupt():
+            log(f"data dir {data_dir}")
+            setup(data_dir)
+            log(f"migrated; {doing}…")
+            results = measure()
+    except KeyboardInterrupt:
+        status = 130
+    except BenchError as exc:
+        log(f"FAILED: {exc}")
+        status = 1
+    finally:
+        stop_embedded(data_dir)
+        shutil.rmtree(tmp, ignore_errors=True)
+    if status == 0:
+        results["load"] = [load_before, os.getloadavg()[0]]
+        path = args.json or BASE_DIR / "bench" / "results" / f"{name}-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"machine": machine, **results}, indent=1, default=str))
+        print(report(results, machine))
+        log(f"JSON: {path}")
     return status

@@ -16,12 +16,8 @@ off-topic questions left silent.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import json
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -30,9 +26,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 if str(BASE_DIR) not in sys.path:
     sys.path.insert(0, str(BASE_DIR))
 
-from bench._harness import stop_embedded  # noqa: E402
+from bench._harness import in_process_main  # noqa: E402
 from bench.bot import pct, setup  # noqa: E402
-from bench.startup import BenchError, _machine, _sigterm_as_interrupt  # noqa: E402
+from bench.startup import BenchError  # noqa: E402
 
 
 def _log(msg: str) -> None:
@@ -172,36 +168,9 @@ def report(r: dict[str, Any], machine: dict[str, str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench copilot_local", description=(__doc__ or "").splitlines()[0])
-    parser.add_argument(
-        "--json", type=Path, default=None, help="results file (default bench/results/copilot_local-DATE.json)"
+    return in_process_main(
+        "copilot_local", argv, __doc__, setup, measure, report, _log, "ingesting and streaming the suggestions"
     )
-    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    tmp = Path(tempfile.mkdtemp(prefix="sdbench-copilot-local-", dir="/tmp")).resolve()
-    data_dir = tmp / "data"
-    machine = _machine()
-    status, results = 0, {}
-    try:
-        with _sigterm_as_interrupt():
-            _log(f"data dir {data_dir}")
-            setup(data_dir)
-            _log("migrated; ingesting and streaming the suggestions…")
-            results = measure()
-    except KeyboardInterrupt:
-        status = 130
-    except BenchError as exc:
-        _log(f"FAILED: {exc}")
-        status = 1
-    finally:
-        stop_embedded(data_dir)
-        shutil.rmtree(tmp, ignore_errors=True)
-    if status == 0:
-        path = args.json or BASE_DIR / "bench" / "results" / f"copilot_local-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"machine": machine, **results}, indent=1, default=str))
-        print(report(results, machine))
-        _log(f"JSON: {path}")
-    return status
 
 
 if __name__ == "__main__":

@@ -21,15 +21,11 @@ Tables on stdout, JSON in bench/results/.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import json
 import os
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,8 +36,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 if str(BASE_DIR) not in sys.path:
     sys.path.insert(0, str(BASE_DIR))
 
-from bench._harness import stop_embedded  # noqa: E402
-from bench.startup import BenchError, _machine, _sigterm_as_interrupt  # noqa: E402
+from bench._harness import in_process_main  # noqa: E402
+from bench.startup import BenchError  # noqa: E402
 
 K = 5
 POOL = 20  # what knowledge_search reads from each side for k=5: max(20, 4 k)
@@ -407,36 +403,7 @@ def report(r: dict[str, Any], machine: dict[str, str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench fusion", description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--json", type=Path, default=None, help="results file (default bench/results/fusion-DATE.json)")
-    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
-    tmp = Path(tempfile.mkdtemp(prefix="sdbench-fusion-", dir="/tmp")).resolve()
-    data_dir = tmp / "data"
-    machine = _machine()
-    load_before = os.getloadavg()
-    status, results = 0, {}
-    try:
-        with _sigterm_as_interrupt():
-            _log(f"data dir {data_dir}")
-            setup(data_dir)
-            _log("migrated; ingesting and collecting the lists…")
-            results = measure()
-    except KeyboardInterrupt:
-        status = 130
-    except BenchError as exc:
-        _log(f"FAILED: {exc}")
-        status = 1
-    finally:
-        stop_embedded(data_dir)
-        shutil.rmtree(tmp, ignore_errors=True)
-    if status == 0:
-        results["load"] = [load_before[0], os.getloadavg()[0]]
-        path = args.json or BASE_DIR / "bench" / "results" / f"fusion-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"machine": machine, **results}, indent=1, default=str))
-        print(report(results, machine))
-        _log(f"JSON: {path}")
-    return status
+    return in_process_main("fusion", argv, __doc__, setup, measure, report, _log, "ingesting and collecting the lists")
 
 
 if __name__ == "__main__":
