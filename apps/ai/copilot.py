@@ -491,7 +491,6 @@ def _openai_stream(context: CopilotContext) -> Iterator[Delta]:
     if not passages or (top is not None and top < _retrieval_threshold()):
         yield from suggestion_deltas(_local_suggestion(context), provider="local")
         return
-    extra_questions = questions_for(conversation_read(context))
     state = _StreamState(passages)
     prompt_tokens = completion_tokens = 0
     model = _chat_model("copilot", streaming=True)
@@ -536,6 +535,8 @@ def _openai_stream(context: CopilotContext) -> Iterator[Delta]:
         return
     # Fields the stream had not yet announced (the last one is complete only now).
     yield from state._deltas(parsed, final=True)
+    # Read only now: the lexicon pass is not on the first token's path.
+    extra_questions = questions_for(conversation_read(context))
     yield Done(suggestion_normalise(parsed, passages=passages, extra_questions=extra_questions), usage=usage)
 
 
