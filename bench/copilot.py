@@ -236,6 +236,9 @@ class Bench(LiveChatBench):
             into["stored"].append(stored)
             into["row"].append(created - stored)
             into["socket"].append(total - created)
+            into.setdefault("per_message", []).append(  # type: ignore[arg-type]
+                (stored, created - stored, total - created, float(row.first_token_ms or 0) / 1000)
+            )
         finally:
             close_old_connections()
 
@@ -335,7 +338,10 @@ class Bench(LiveChatBench):
                 if measured:
                     raw.extend(await self.raw_ttft(n))
                 _log(f"round {k + 1}/{args.warmup + args.rounds}: {time.perf_counter() - t_round:.1f} s")
+            per_message = stages.pop("per_message", [])
             out["stages"] = {k: _stats(v) for k, v in stages.items()}
+            # The 10 slowest messages' stages (s): stored, row created, first reply token, the worker's first_token_ms.
+            out["slowest"] = sorted(per_message, key=lambda t: -(t[0] + t[1] + t[2]))[:10]
             cpu1 = self.cpu_by_process()
             total_messages = n * (args.warmup + args.rounds)
             out["cpu_ms_per_message"] = {k: (cpu1[k] - cpu0.get(k, 0.0)) * 1000 / total_messages for k in cpu1}
