@@ -56,6 +56,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "apps.core.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -348,6 +349,8 @@ KNOWLEDGE_MIN_SIMILARITY: dict[str, float] = {
 # --------------------------------------------------------------------------- live chat and tickets (SPEC §6, §8)
 # Origins (scheme://host[:port]) of the sites that embed the widget: they get CORS on POST /api/widget/sessions and
 # may open /ws/widget/. The site's own ALLOWED_HOSTS are always allowed. "*" allows any site (not recommended).
+# Content-Security-Policy on every HTML page (apps/core/csp.py); off only behind a proxy that sets its own.
+CSP_ENABLED = env.bool("CSP_ENABLED", default=True)
 WIDGET_ALLOWED_ORIGINS = [o.rstrip("/").lower() for o in env.list("WIDGET_ALLOWED_ORIGINS", default=[])]
 WIDGET_RATE_LIMIT = env.int("WIDGET_RATE_LIMIT", default=20)  # widget messages per minute per client IP
 WIDGET_SESSIONS_RATE_LIMIT = env.int("WIDGET_SESSIONS_RATE_LIMIT", default=60)  # new sessions per hour per IP

@@ -1,5 +1,7 @@
 """Login, console access by role, admin for supervisors, API docs and authentication."""
 
+from typing import Any
+
 import pytest
 from django.test import Client
 from rest_framework.authtoken.models import Token
@@ -92,3 +94,50 @@ def test_vendored_htmx_is_served_locally(client: Client, agent_user) -> None:  #
         assert asset.status_code == 200
         body = b"".join(asset.streaming_content) if asset.streaming else asset.content
         assert b"htmx" in body
+
+
+def _directives(response: Any) -> dict[str, str]:
+    header = response["Content-Security-Policy"]
+    return {part.split(" ", 1)[0]: part.split(" ", 1)[1] for part in (p.strip() for p in header.split(";")) if part}
+
+
+def test_pages_carry_a_content_security_policy(client: Client, agent_user) -> None:  # type: ignore[no-untyped-def]
+    """SPEC §12: scripts from our origin only (no inline script can run), framed by our origin only."""
+    client.force_login(agent_user)
+    page = client.get("/console/")
+    assert page.status_code == 200
+    csp = _directives(page)
+    assert csp["script-src"] == "'self'"
+    assert csp["frame-ancestors"] == "'self'"
+    assert csp["object-src"] == "'none'"
+    assert "ws://testserver" in csp["connect-src"] and "wss://testserver" in csp["connect-src"]
+    # JSON answers are not documents: no policy needed there.
+    assert "Content-Security-Policy" not in client.get("/api/me")
+
+
+def test_widget_pages_may_be_framed_by_the_configured_origins_only(client: Client, settings: Any) -> None:
+    settings.WIDGET_ALLOWED_ORIGINS = ["https://shop.example.com"]
+    assert _directives(client.get("/widget/demo/"))["frame-ancestors"] == "'self' https://shop.example.com"
+    assert _directives(client.get("/accounts/login/"))["frame-ancestors"] == "'self'"
+
+
+def test_no_page_of_ours_relies_on_inline_script(client: Client, supervisor_user) -> None:  # type: ignore[no-untyped-def]
+    """Under script-src 'self' an inline <script> would not run: the API docs load their start-up script as a file,
+    and so do the console and the admin."""
+    import re
+
+    client.force_login(supervisor_user)
+    for url in ("/api/docs/", "/console/", "/admin/", "/widget/demo/", "/help/"):
+        html = client.get(url).content.decode()
+        tags = re.findall(r"<script\b[^>]*>", html)
+        assert tags or url == "/help/", url  # the help centre has no script at all
+        assert all("src=" in tag for tag in tags), (url, [t for t in tags if "src=" not in t])
+    script = client.get("/api/docs/?script")
+    assert script.status_code == 200
+    assert script["Content-Type"].startswith("application/javascript")
+    assert b"SwaggerUIBundle" in script.content
+
+
+def test_the_policy_can_be_left_to_a_proxy(client: Client, settings: Any) -> None:
+    settings.CSP_ENABLED = False
+    assert "Content-Security-Policy" not in client.get("/accounts/login/")
