@@ -22,7 +22,6 @@ Tables on stdout, JSON in bench/results/.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import random
 import statistics
 import sys
@@ -37,6 +36,7 @@ if str(BASE_DIR) not in sys.path:
     sys.path.insert(0, str(BASE_DIR))
 
 from bench._harness import in_process_main  # noqa: E402
+from bench.bot import setup  # noqa: E402  (the same fresh, migrated data dir)
 from bench.startup import BenchError  # noqa: E402
 
 K = 5
@@ -62,29 +62,6 @@ class Case:
 
 
 Ranker = Callable[[Case], list[int]]  # a question -> document ids, best first
-
-
-def setup(data_dir: Path) -> None:
-    data_dir.mkdir(parents=True)
-    for name in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND"):
-        os.environ.pop(name, None)
-    if (BASE_DIR / ".env").exists():
-        os.environ.update(DATABASE_URL="", REDIS_URL="")
-    os.environ.update(
-        SUPPORTDESK_DATA_DIR=str(data_dir),
-        DJANGO_SETTINGS_MODULE="supportdesk.settings.dev",
-        LLM_PROVIDER="local",
-        LOG_LEVEL="WARNING",
-    )
-    import django
-
-    django.setup()
-    from django.conf import settings
-    from django.core.management import call_command
-
-    if Path(settings.DATA_DIR).resolve() != data_dir.resolve() or not settings.EMBEDDED_DATABASE:
-        raise BenchError(f"Django is not on the benchmark's data dir ({settings.DATA_DIR})")
-    call_command("migrate", interactive=False, verbosity=0)
 
 
 def collect() -> tuple[list[Case], dict[int, dict[str, Any]], dict[str, Any]]:
