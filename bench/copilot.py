@@ -44,7 +44,7 @@ if str(BASE_DIR) not in sys.path:
 from bench._harness import Child, bench_main, command_line, free_g, pct, phases_line, write_json  # noqa: E402
 from bench.livechat import Bench as LiveChatBench  # noqa: E402
 from bench.livechat import Sock, _code_state, _is, _ms, _stats  # noqa: E402
-from bench.startup import BenchError, _machine, _pick_ports  # noqa: E402
+from bench.startup import BenchError, _machine, _pick_ports, server_processes  # noqa: E402
 
 PHASES = ("latency",)
 FIRST_TOKEN = "copilot-reply-0"
@@ -63,9 +63,10 @@ QUESTIONS = (
 
 
 def _cpu(p: psutil.Process) -> float:
+    """User + system CPU seconds of ``p`` and of its children that have exited (reaped)."""
     with contextlib.suppress(psutil.Error):
         t = p.cpu_times()
-        return float(t.user + t.system)
+        return float(t.user + t.system + t.children_user + t.children_system)
     return 0.0
 
 
@@ -191,31 +192,17 @@ class Bench(LiveChatBench):
 
     def cpu_by_process(self) -> dict[str, float]:
         """CPU seconds (user + system) so far of daphne, the workers, the stub, PostgreSQL and Redis, and this
-        process (the clients)."""
+        process (the clients). Children that exited count too (`_cpu`): PostgreSQL's backends come and go with the
+        web processes' connections."""
         out: dict[str, float] = {}
         for child in self.children:
             child.snapshot()
             out[child.label] = sum(_cpu(p) for p in child.tree)
-        servers: dict[str, float] = {"postgres": 0.0, "redis": 0.0}
-        for p in psutil.process_iter(["name", "cmdline"]):
-            name = (p.info["name"] or "").lower()
-            cmd = " ".join(p.info["cmdline"] or [])
-            if str(self.data_dir) in cmd or name.startswith("postgres"):
-                kind = "postgres" if "postgres" in name or "postgres" in cmd else "redis" if "redis" in name else ""
-                if kind and (kind == "redis" or self._ours_postgres(p)):
-                    servers[kind] += _cpu(p)
-        out.update(servers)
+        out.update(postgres=0.0, redis=0.0)
+        for kind, proc in server_processes(self.data_dir):
+            out[kind] += _cpu(proc)
         out["bench clients"] = _cpu(psutil.Process())
         return out
-
-    def _ours_postgres(self, p: psutil.Process) -> bool:
-        """A postgres process of this benchmark's embedded server (its postmaster runs with our data dir)."""
-        with contextlib.suppress(psutil.Error):
-            root = p
-            while root.parent() is not None and "postgres" in (root.parent().name() or ""):
-                root = root.parent()
-            return str(self.data_dir) in " ".join(root.cmdline())
-        return False
 
     def stages(self, marker: str, sent_wall: float, total: float, into: dict[str, list[float]]) -> None:
         """Where the time went, from the stored rows (wall clock, same machine): the customer's frame → the message
