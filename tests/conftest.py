@@ -221,3 +221,20 @@ def ticket_categories_seeded(request: Any) -> None:
     from apps.tickets.services import ticket_categories_ensure
 
     ticket_categories_ensure()
+
+
+def demo_kb_committed(django_db_blocker: Any) -> Iterator[dict[str, str]]:
+    """The body of a `demo_kb` fixture (its scope is the caller's): the demo knowledge base (docs/knowledge) ingested
+    through the real ingestion and committed, outside the per-test transactions; yields {source file: title}, then
+    removes the documents."""
+    from apps.core.demo import DEMO_KNOWLEDGE_DIR
+    from apps.knowledge.models import Document
+    from apps.knowledge.services import knowledge_ingest_paths
+
+    with django_db_blocker.unblock():
+        report = knowledge_ingest_paths([DEMO_KNOWLEDGE_DIR])
+        assert report.count("failed") == 0
+        titles = {d.source.split("#")[0]: d.title for d in Document.objects.all()}
+    yield titles
+    with django_db_blocker.unblock():
+        Document.objects.all().delete()

@@ -30,6 +30,7 @@ from apps.copilot.types import (
     Passage,
     ReplyDelta,
 )
+from tests.conftest import demo_kb_committed
 
 pytestmark = pytest.mark.django_db
 
@@ -493,17 +494,7 @@ def test_summary_fold_keeps_the_facts_of_older_messages() -> None:
 @pytest.fixture(scope="module")
 def demo_kb(django_db_setup: Any, django_db_blocker: Any) -> Iterator[dict[str, str]]:
     """The demo knowledge base (docs/knowledge), ingested and committed for this module. {source file: title}."""
-    from apps.core.demo import DEMO_KNOWLEDGE_DIR
-    from apps.knowledge.models import Document
-    from apps.knowledge.services import knowledge_ingest_paths
-
-    with django_db_blocker.unblock():
-        report = knowledge_ingest_paths([DEMO_KNOWLEDGE_DIR])
-        assert report.count("failed") == 0
-        titles = {d.source.split("#")[0]: d.title for d in Document.objects.all()}
-    yield titles
-    with django_db_blocker.unblock():
-        Document.objects.all().delete()
+    yield from demo_kb_committed(django_db_blocker)
 
 
 def _kb_context(text: str, language: str) -> CopilotContext:

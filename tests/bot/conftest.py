@@ -9,22 +9,13 @@ from typing import Any
 import pytest
 
 from apps.knowledge.evaluation import load_json, load_questions
+from tests.conftest import demo_kb_committed
 
 
 @pytest.fixture(scope="package")
 def demo_kb(django_db_setup: Any, django_db_blocker: Any) -> Iterator[dict[str, str]]:
-    """The demo knowledge base, committed (outside the per-test transactions). Yields {source file: title}."""
-    from apps.core.demo import DEMO_KNOWLEDGE_DIR
-    from apps.knowledge.models import Document
-    from apps.knowledge.services import knowledge_ingest_paths
-
-    with django_db_blocker.unblock():
-        report = knowledge_ingest_paths([DEMO_KNOWLEDGE_DIR])
-        assert report.count("failed") == 0
-        titles = {d.source.split("#")[0]: d.title for d in Document.objects.all()}
-    yield titles
-    with django_db_blocker.unblock():
-        Document.objects.all().delete()
+    """The demo knowledge base, committed, once for the package. Yields {source file: title}."""
+    yield from demo_kb_committed(django_db_blocker)
 
 
 @pytest.fixture
