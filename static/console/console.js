@@ -20,8 +20,11 @@
   var sentFor = {}; // suggestion id -> true: its outcome was recorded by a sent reply
   var pendingSend = null; // {id, reply} of the reply form's request in flight
 
+  // Returns whether the frame went to a socket (false before the console's socket first opens).
   function send(frame) {
-    if (socket) socket.send(JSON.stringify(frame));
+    if (!socket) return false;
+    socket.send(JSON.stringify(frame));
+    return true;
   }
 
   function subscriptionFrame(el) {
@@ -209,10 +212,9 @@
     if (token) showHints(textarea, token); else hideHints(textarea);
     refreshCopilot();
     var now = Date.now();
-    if (now - lastTyping > 3000 && textarea.value.trim()) {
-      lastTyping = now;
-      send({ type: "typing" });
-    }
+    // The throttle starts only when the frame was sent: keys typed before the socket opened must not hold back
+    // the first typing frame for 3 s.
+    if (now - lastTyping > 3000 && textarea.value.trim() && send({ type: "typing" })) lastTyping = now;
   });
 
   document.addEventListener("keydown", function (evt) {
