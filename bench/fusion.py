@@ -1,4 +1,5 @@
-"""Fusion of the knowledge search's two lists on the evaluation set: the product's reciprocal rank fusion against the
+"""Fusion of the knowledge search's two lists on the evaluation set: the product's weighted reciprocal rank fusion
+(full-text hits weighed by the share of the question they cover) against plain reciprocal rank fusion and the other
 alternatives tried for issue 4 (score fusion, cross-language handling, sentence-level vectors), with a split-half
 check of every parameter chosen on the questions.
 
@@ -8,14 +9,15 @@ embeddings), migrated, with docs/knowledge ingested by the real ingestion; the s
 
 1. For each question of docs/knowledge/eval/questions.json: the selectors' own lists, as `knowledge_search` reads them
    (`_vector_candidates` and `_text_candidates`, 20 chunks each, no minimum similarity), each text candidate's
-   full-text score (`text_rank_score`), the cosine of the question to every chunk and to every sentence of every
+   full-text score (`text_rank_score`) and share of the question (`text_coverage`), the cosine of the question to every chunk and to every sentence of every
    chunk (the same model, numpy), and the question's language (`detect_language`).
 2. Every variant ranks documents from those lists (a document by its best chunk) and is scored like `bench
    embedders`: recall@5 and MRR@5 by source file, per subset (French, English, cross-language). The first row is
    `selectors._fuse` itself, checked against `knowledge_search`.
-3. A variant family with a parameter (the RRF constant, the text list's weight, the score fusion's weight) is also
-   scored held-out: over 300 random halvings of the questions, the parameter is chosen on one half (recall@5, then
-   MRR@5; ties: the middle of the plateau) and scored on the other, next to the product's fusion on the same half.
+3. A variant family with a parameter (the coverage power, the RRF constant, the text list's weight, the score
+   fusion's weight) is also scored held-out: over 300 random halvings of the questions, the parameter is chosen on one
+   half (recall@5, then MRR@5; ties: the middle of the plateau) and scored on the other, next to plain reciprocal
+   rank fusion (power 0, the product before) on the same half.
 Tables on stdout, JSON in bench/results/.
 """
 
@@ -57,6 +59,7 @@ class Case:
     language: str  # detected, as a query-time rule would see it
     vector: list[tuple[int, float]]  # (chunk, cosine), best first
     text: list[tuple[int, float]]  # (chunk, full-text score), best first
+    coverage: dict[int, float]  # text candidate -> share of the question it covers (`text_coverage`)
     cosine: dict[int, float]  # every chunk
     sentence: dict[int, float]  # every chunk: its best sentence's cosine
 
@@ -102,14 +105,17 @@ def collect() -> tuple[list[Case], dict[int, dict[str, Any]], dict[str, Any]]:
         txt = selectors._text_candidates(query, POOL, None, None)
         terms = selectors.query_terms(query)[: settings.KNOWLEDGE_TEXT_TERMS]
         scores: dict[int, float] = {}
+        coverage: dict[int, float] = {}
         if txt:
             expr, params = selectors.text_rank_score(terms)
+            share, share_params = selectors.text_coverage(terms)
             with connection.cursor() as cursor:
                 cursor.execute(
-                    f"SELECT id, {expr} FROM knowledge_chunk WHERE id = ANY(%s)",  # noqa: S608  # our SQL, parameters
-                    [*params, [c.chunk_id for c in txt]],
+                    f"SELECT id, {expr}, {share} FROM knowledge_chunk WHERE id = ANY(%s)",  # noqa: S608  # our SQL
+                    [*params, *share_params, [c.chunk_id for c in txt]],
                 )
-                scores = {int(r[0]): float(r[1]) for r in cursor.fetchall()}
+                for chunk_id, score, covered in cursor.fetchall():
+                    scores[int(chunk_id)], coverage[int(chunk_id)] = float(score), float(covered)
         qa = np.asarray(qv, dtype="float32")
         sentence_best: dict[int, float] = {}
         for owner, value in zip(owners, (sentence_matrix @ qa).tolist(), strict=True):
@@ -120,6 +126,7 @@ def collect() -> tuple[list[Case], dict[int, dict[str, Any]], dict[str, Any]]:
                 language=detect_language(q.question),
                 vector=[(c.chunk_id, float(c.similarity or 0.0)) for c in vec],
                 text=[(c.chunk_id, scores[c.chunk_id]) for c in txt],
+                coverage=coverage,
                 cosine=dict(zip(ids, (matrix @ qa).tolist(), strict=True)),
                 sentence=sentence_best,
             )
@@ -142,19 +149,21 @@ def documents(chunk_ids: list[int], chunks: dict[int, dict[str, Any]]) -> list[i
 
 
 def rrf(
-    lists: list[tuple[list[int], float]],
+    lists: list[tuple[list[int], float | dict[int, float]]],
     chunks: dict[int, dict[str, Any]],
     k: float = RRF_K,
     extra: dict[int, float] | None = None,
 ) -> list[int]:
-    """`selectors._fuse` with a weight per list: lists of chunk ids, each with its weight; a document's score is the
-    sum over the lists of weight / (k + the rank of its best chunk there), plus ``extra`` per document; ties go to
-    the document whose best chunk scores higher, then to the lower chunk id, as in the product."""
+    """`selectors._fuse` with a weight per list or per chunk: lists of chunk ids, each with its weight (one for the
+    list, or one per chunk); a document's score is the sum over the lists of the weight of its best chunk there /
+    (k + that chunk's rank), plus ``extra`` per document; ties go to the document whose best chunk scores higher, then
+    to the lower chunk id, as in the product."""
     chunk_score: dict[int, float] = {}
     doc_score: dict[int, float] = dict(extra or {})
-    for ids, weight in lists:
+    for ids, weights in lists:
         seen: set[int] = set()
         for rank, cid in enumerate(ids, 1):
+            weight = weights[cid] if isinstance(weights, dict) else weights
             chunk_score[cid] = chunk_score.get(cid, 0.0) + weight / (k + rank)
             doc = chunks[cid]["document"]
             if doc not in seen:
@@ -173,15 +182,28 @@ def rankers(chunks: dict[int, dict[str, Any]]) -> dict[str, Ranker]:
     def docs(ids: list[int]) -> list[int]:
         return documents(ids, chunks)
 
+    from django.conf import settings
+
+    power = settings.KNOWLEDGE_TEXT_COVERAGE_POWER
+
     def product(case: Case) -> list[int]:
         lists = {
             "vector": [selectors.Candidate(c, chunks[c]["document"], s) for c, s in case.vector],
-            "text": [selectors.Candidate(c, chunks[c]["document"]) for c, _ in case.text],
+            "text": [
+                selectors.Candidate(c, chunks[c]["document"], weight=case.coverage[c] ** power) for c, _ in case.text
+            ],
         }
         return [cand.document_id for cand, _, _ in selectors._fuse(lists, len(chunks), 1)]
 
     def weighted(k: float, vector: float, text: float) -> Ranker:
         return lambda case: rrf([([c for c, _ in case.vector], vector), ([c for c, _ in case.text], text)], chunks, k)
+
+    def coverage(p: float) -> Ranker:
+        def rank(case: Case) -> list[int]:
+            text = {c: case.coverage[c] ** p for c, _ in case.text}
+            return rrf([([c for c, _ in case.vector], 1.0), ([c for c, _ in case.text], text)], chunks)
+
+        return rank
 
     def score_fusion(beta: float) -> Ranker:
         def rank(case: Case) -> list[int]:
@@ -242,8 +264,9 @@ def rankers(chunks: dict[int, dict[str, Any]]) -> dict[str, Ranker]:
         return rrf([(vector, 1.0), ([c for c, _ in case.text], 1.0)], chunks)
 
     out: dict[str, Ranker] = {
-        "product: RRF k=60 (selectors._fuse)": product,
-        "rrf() of this bench with k=60, weights 1 (must equal the product)": weighted(RRF_K, 1.0, 1.0),
+        f"product: RRF k=60, full-text hits weighed by coverage^{power:g} (selectors._fuse)": product,
+        f"rrf() of this bench, coverage^{power:g} (must equal the product)": coverage(power),
+        "plain RRF k=60, weights 1 (the product before)": weighted(RRF_K, 1.0, 1.0),
         "vector list only": lambda case: docs([c for c, _ in case.vector]),
         "text list only": lambda case: docs([c for c, _ in case.text]),
         "cross-language: text list in the question's language only": cross_language("drop"),
@@ -252,6 +275,8 @@ def rankers(chunks: dict[int, dict[str, Any]]) -> dict[str, Ranker]:
         "sentence vectors: third RRF list (chunks by best sentence)": three_lists,
         "sentence vectors: vector list by chunk + best-sentence cosine": chunk_and_sentence,
     }
+    for p in (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 4.0):
+        out[f"coverage_power({p:g})"] = coverage(p)
     for k in (10, 30, 100):
         out[f"rrf_k({k})"] = weighted(k, 1.0, 1.0)
     for w in (0.5, 0.75, 1.5, 2.0):
@@ -323,17 +348,22 @@ def measure() -> dict[str, Any]:
     facts["collect_s"] = time.perf_counter() - t0
     named = rankers(chunks)
     ranks = {name: first_ranks(r, cases, chunks) for name, r in named.items()}
-    baseline = ranks["product: RRF k=60 (selectors._fuse)"]
+    product = next(ranks[n] for n in named if n.startswith("product:"))
+    own = next(ranks[n] for n in named if n.startswith("rrf() of this bench"))
+    baseline = ranks["plain RRF k=60, weights 1 (the product before)"]
 
     real = [
         first_rank([h.document.source for h in knowledge_search(c.question.question, k=K, min_similarity=-1).hits],
                    c.question.source)
         for c in cases
     ]  # fmt: skip
-    if real != baseline:
+    if real != product:
         raise BenchError("selectors._fuse over the collected lists does not rank like knowledge_search")
+    if own != product:
+        raise BenchError("this benchmark's weighted rrf() does not rank like selectors._fuse")
     families = {
-        f: {n: ranks[n] for n in named if n.startswith(f"{f}(")} for f in ("rrf_k", "rrf_text_weight", "score_fusion")
+        f: {n: ranks[n] for n in named if n.startswith(f"{f}(")}
+        for f in ("coverage_power", "rrf_k", "rrf_text_weight", "score_fusion")
     }
     families["rrf_k"]["rrf_k(60)"] = baseline
     families["rrf_k"] = dict(sorted(families["rrf_k"].items(), key=lambda kv: float(kv[0][6:-1])))
@@ -367,7 +397,7 @@ def report(r: dict[str, Any], machine: dict[str, str]) -> str:
         "",
         f"Held out ({SPLITS} random halvings; the parameter chosen on one half, scored on the other):",
         "",
-        "| Family | held-out recall@5 | product on the same halves | difference (sd) | halves not worse | most chosen |",
+        "| Family | held-out recall@5 | plain RRF on the same halves | difference (sd) | halves not worse | most chosen |",
         "|---|---:|---:|---:|---:|---|",
     ]
     for family, h in r["held_out"].items():

@@ -1,5 +1,5 @@
 """Hybrid retrieval (SPEC §9): pgvector HNSW cosine + PostgreSQL full-text search (French and English),
-fused with reciprocal rank fusion. Every hit carries what a citation needs (document, section, URL).
+fused with (weighted) reciprocal rank fusion. Every hit carries what a citation needs (document, section, URL).
 
 Both sides are bounded, so that a search costs about the same on 100 chunks and on 100,000:
 - the vector side asks HNSW for a fixed number of nearest chunks;
@@ -10,9 +10,16 @@ Both sides are bounded, so that a search costs about the same on 100 chunks and 
   terms, then others in the order the index returns them, and a better match outside them is missed
   (docs/benchmarks.md, "Knowledge search").
 
-The fusion ranks documents, not chunks: a document's score is the sum over both lists of 1 / (60 + the rank of its
-best chunk there), and each document contributes its best chunks (``KNOWLEDGE_CHUNKS_PER_DOCUMENT``, default 1),
-so that five hits are five places to look rather than five neighbouring paragraphs of one page.
+The fusion ranks documents, not chunks (`_fuse`): weighted reciprocal rank fusion, where a document's score is the
+sum over both lists of w / (60 + the rank of its best chunk there). A vector hit weighs 1; a full-text hit weighs the
+share of the question it covers, to the power ``KNOWLEDGE_TEXT_COVERAGE_POWER`` (2 by default): the inverse document
+frequency weights of the question words it contains over those of all the question's words the search kept
+(`text_coverage`). With plain reciprocal rank fusion (power 0), a chunk sharing one common word with the question
+counted as much as one holding all of them, and documents found by both lists, even low in both, came before the
+vector side's first hit: a paraphrase without shared words, or a question in the other language, lost its right
+document (docs/benchmarks.md, "The last points to 90 %"). Each document contributes its best chunks
+(``KNOWLEDGE_CHUNKS_PER_DOCUMENT``, default 1), so that five hits are five places to look rather than five
+neighbouring paragraphs of one page.
 """
 
 from __future__ import annotations
@@ -49,7 +56,7 @@ class DocumentRef:
 class SearchHit:
     chunk_id: int
     text: str
-    score: float  # reciprocal rank fusion score of the hit's document
+    score: float  # weighted reciprocal rank fusion score of the hit's document
     similarity: float | None  # cosine similarity of the query to the chunk, when the vector search found it
     document: DocumentRef
     ranks: dict[str, int] = field(default_factory=dict)  # rank in each list (1-based): "vector", "text"
@@ -66,6 +73,7 @@ class Candidate:
     chunk_id: int
     document_id: int
     similarity: float | None = None
+    weight: float = 1.0  # the candidate's weight in the fusion (`_fuse`)
 
 
 def min_similarity_for(model_name: str) -> float:
@@ -238,6 +246,20 @@ def text_rank_score(terms: list[Term]) -> tuple[str, list[float | str]]:
     ]
 
 
+def text_coverage(terms: list[Term]) -> tuple[str, list[float | str]]:
+    """The share of the question a row with a ``search_vector`` column covers, as an SQL expression (0 to 1), and its
+    parameters: the sum of the weights (`term_weight`) of the question words it contains over the sum of the weights
+    of all the words of ``terms`` (the question's most selective words that some chunk contains: words no chunk
+    contains, and those beyond KNOWLEDGE_TEXT_TERMS, do not count)."""
+    groups = _by_word(terms)
+    weights = [term_weight(g) for g in groups]
+    matched = " + ".join("%s * (search_vector @@ %s::tsquery)::int" for _ in groups)
+    return f"({matched}) / %s", [
+        *(p for g, w in zip(groups, weights, strict=True) for p in (w, _any_of(g))),
+        sum(weights),
+    ]
+
+
 def text_rank_order(terms: list[Term]) -> tuple[str, list[float | str]]:
     """The full-text side's ORDER BY and its parameters: `text_rank_score`, best first, then the id."""
     score, params = text_rank_score(terms)
@@ -268,6 +290,8 @@ def _text_candidates(query: str, limit: int, category: str | None, tag: str | No
     cap = settings.KNOWLEDGE_TEXT_CANDIDATES
     strict, fill = text_queries(terms)
     order, order_params = text_rank_order(terms)
+    coverage, coverage_params = text_coverage(terms)
+    power = settings.KNOWLEDGE_TEXT_COVERAGE_POWER
     # `|| ''::tsvector` makes one uncompressed copy of each ranked vector: the ranking reads it once per term, and
     # each read of the stored (compressed) value would decompress it again.
     matches = "SELECT c.id, c.document_id, c.search_vector || ''::tsvector AS search_vector FROM knowledge_chunk c "
@@ -282,17 +306,17 @@ def _text_candidates(query: str, limit: int, category: str | None, tag: str | No
             f"l AS ({matches} WHERE c.search_vector @@ %s::tsquery{where} AND c.id NOT IN (SELECT id FROM s) "
             "  LIMIT greatest(0, %s - (SELECT count(*) FROM s))), "
             "m AS (SELECT * FROM s UNION ALL SELECT * FROM l) "
-            f"SELECT id, document_id FROM m ORDER BY {order} LIMIT %s",
-            [strict, *params, cap, fill, *params, cap, *order_params, limit],
+            f"SELECT id, document_id, {coverage} FROM m ORDER BY {order} LIMIT %s",
+            [strict, *params, cap, fill, *params, cap, *coverage_params, *order_params, limit],
         )
-        return [Candidate(int(r[0]), int(r[1])) for r in cursor.fetchall()]
+        return [Candidate(int(r[0]), int(r[1]), weight=float(r[2]) ** power) for r in cursor.fetchall()]
 
 
 def _fuse(
     lists: dict[str, list[Candidate]], k: int, per_document: int
 ) -> list[tuple[Candidate, float, dict[str, int]]]:
-    """Reciprocal rank fusion by document. A chunk's score is the sum of 1 / (RRF_K + its rank) over the lists; a
-    document's, the same with the rank of its best chunk in each list. Documents by score (then by their best
+    """Weighted reciprocal rank fusion by document. A chunk's score is the sum of its weight / (RRF_K + its rank)
+    over the lists; a document's, the same with the weight and rank of its best chunk in each list. Documents by score (then by their best
     chunk's), each with its ``per_document`` best chunks; the first ``k`` of those, as (candidate, document score,
     the chunk's rank in each list)."""
     chunk_score: dict[int, float] = {}
@@ -302,7 +326,7 @@ def _fuse(
     for name, candidates in lists.items():
         seen_docs: set[int] = set()
         for rank, cand in enumerate(candidates, 1):
-            contribution = 1.0 / (RRF_K + rank)
+            contribution = cand.weight / (RRF_K + rank)
             chunk_score[cand.chunk_id] = chunk_score.get(cand.chunk_id, 0.0) + contribution
             ranks.setdefault(cand.chunk_id, {})[name] = rank
             found.setdefault(cand.chunk_id, cand)
@@ -327,7 +351,7 @@ def knowledge_search(
 ) -> SearchResult:
     """The best ``k`` chunks for ``query``, at most KNOWLEDGE_CHUNKS_PER_DOCUMENT of one document. A chunk qualifies
     when its cosine similarity reaches the model's minimum (KNOWLEDGE_MIN_SIMILARITY) or when full-text search
-    finds it; qualifying chunks are ranked by reciprocal rank fusion of both lists, by document. A hit's ``score``
+    finds it; qualifying chunks are ranked by weighted reciprocal rank fusion of both lists, by document (`_fuse`). A hit's ``score``
     is its document's fused score. Raises ValueError for an empty query."""
     query = " ".join(query.split())
     if not query:

@@ -107,7 +107,7 @@ def test_top_questions_have_smart_replies_citing_their_document(
     "question",
     [
         "la batterie de mon tel acheté neuf il y a 18 mois tient plus rien, c'est couvert ?",
-        "en Espagne si je dépasse les gigas prévus pour l'Europe, c'est facturé combien ?",
+        "ma banque a pas honoré le débit de l'abonnement ce mois ci, ça va me coûter combien en plus ?",
         "will I get 5G when I'm roaming in Italy?",
         "can you put the money back on a different card, mine was cancelled?",
     ],

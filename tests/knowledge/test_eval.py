@@ -3,8 +3,8 @@ evaluation set (docs/knowledge/eval/questions.json: 148 paraphrased French/Engli
 
 `python -m bench embedders` measures the same thing for every candidate model (docs/benchmarks.md, "Embedding
 models"). The issue's target is 90 % of the questions with the right document in the top 5. The default measures
-86.5 % with its calibrated minimum similarity (89.2 % on ranking alone; MRR@5 0.700, French 85.7 %, English
-100 %), so the gate holds that level less three questions: a change that loses more fails here.
+90.5 % on ranking alone (134 of 148) and 87.2 % with its calibrated minimum similarity (MRR@5 0.709, French
+85.7 %, English 100 %), so the gate holds both levels less three questions: a change that loses more fails here.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from apps.core.demo import DEMO_KNOWLEDGE_DIR
 from apps.knowledge.evaluation import evaluate, knowledge_search_sources, load_questions
 from apps.knowledge.services import knowledge_ingest_paths
 
-RECALL_FLOOR = 0.84
-MRR_FLOOR = 0.67
+RANKING_FLOOR = 0.88  # 131 of 148, no minimum similarity
+RECALL_FLOOR = 0.85  # 126 of 148
+MRR_FLOOR = 0.69
 
 
 def test_default_embedder_finds_the_right_document_in_the_top_5(db: Any, settings: Any) -> None:
@@ -31,3 +32,6 @@ def test_default_embedder_finds_the_right_document_in_the_top_5(db: Any, setting
     assert scores.recall() >= RECALL_FLOOR, f"recall@5 {scores.recall():.3f}; missed: {missed}"
     assert scores.mrr() >= MRR_FLOOR
     assert scores.recall("en") >= 0.95 and scores.recall("fr") >= 0.82
+
+    ranking = evaluate(questions, knowledge_search_sources(k=5, min_similarity=-1.0))
+    assert ranking.recall() >= RANKING_FLOOR, f"recall@5 {ranking.recall():.3f} on ranking alone"

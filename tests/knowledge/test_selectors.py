@@ -1,5 +1,6 @@
-"""The hybrid search's ranking rules: results grouped by document, a bounded full-text side that still finds the
-chunk holding the question's rare words, and the choice of those words."""
+"""The hybrid search's ranking rules: results grouped by document, full-text hits weighed by the share of the question
+they cover, a bounded full-text side that still finds the chunk holding the question's rare words, and the choice of
+those words."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from apps.knowledge.selectors import knowledge_search, query_terms
+from apps.knowledge.selectors import Candidate, _fuse, _text_candidates, knowledge_search, query_terms
 from apps.knowledge.services import knowledge_ingest_paths
 
 pytestmark = pytest.mark.django_db
@@ -86,3 +87,37 @@ def test_bounded_text_search_still_finds_the_chunk_with_the_rare_words(tmp_path:
     assert len(text_hits) == 5, "the cap bounds the chunks ranked, not the hits returned"
     hybrid = knowledge_search(question, k=3).hits
     assert hybrid[0].document.source == "zz-prorata.fr.md"
+
+
+def _lists(text_weight: float) -> dict[str, list[Candidate]]:
+    """Document 1: the vector side's first chunk, not a full-text match. Document 3: found by both sides, fourth in
+    the vector list and second in the text list, as a full-text hit of weight ``text_weight``. Document 2: the
+    full-text side's first hit (weight 1). Documents 4 and 5: vector hits only."""
+    return {
+        "vector": [Candidate(10, 1, 0.5), Candidate(40, 4, 0.4), Candidate(50, 5, 0.35), Candidate(30, 3, 0.3)],
+        "text": [Candidate(20, 2, weight=1.0), Candidate(30, 3, weight=text_weight)],
+    }
+
+
+def test_fusion_weighs_each_full_text_hit() -> None:
+    plain = _fuse(_lists(1.0), 5, 1)  # reciprocal rank fusion: 1/64 + 1/62 for document 3, 1/61 for 1 and 2
+    assert [c.document_id for c, _, _ in plain] == [3, 1, 2, 4, 5]
+    assert plain[0][1] == pytest.approx(1 / 64 + 1 / 62, abs=1e-6) and plain[0][2] == {"vector": 4, "text": 2}
+    weak = _fuse(_lists(0.04), 5, 1)  # document 3 shares only a common word with the question: (1/5) squared
+    assert [c.document_id for c, _, _ in weak] == [1, 2, 3, 4, 5]  # 1/61 (a tie: the lower chunk id) > 1/64 + 0.04/62
+    assert weak[2][1] == pytest.approx(1 / 64 + 0.04 / 62, abs=1e-6)
+
+
+def test_full_text_hits_weigh_the_share_of_the_question_they_cover(tmp_path: Path, settings: Any) -> None:
+    knowledge_ingest_paths([_crowded_base(tmp_path / "kb", 12)])
+    question = "facture mensuelle : remboursement au prorata ?"
+    weights = {c.document_id: c.weight for c in _text_candidates(question, 20, None, None)}
+    from apps.knowledge.models import Document
+
+    prorata = Document.objects.get(source="zz-prorata.fr.md").id
+    notes = [w for doc, w in weights.items() if doc != prorata]
+    assert len(notes) == 12 and prorata in weights
+    # the prorata chunk holds the two rare words, each note the two common ones: squared shares of the question
+    assert weights[prorata] > 0.5 > 0.05 > max(notes) > 0
+    settings.KNOWLEDGE_TEXT_COVERAGE_POWER = 0  # plain reciprocal rank fusion
+    assert {c.weight for c in _text_candidates(question, 20, None, None)} == {1.0}
