@@ -12,9 +12,8 @@ Both sides are bounded, so that a search costs about the same on 100 chunks and 
 
 The fusion ranks documents, not chunks (`_fuse`): weighted reciprocal rank fusion, where a document's score is the
 sum over both lists of w / (60 + the rank of its best chunk there). A vector hit weighs 1; a full-text hit weighs the
-share of the question it covers, to the power ``KNOWLEDGE_TEXT_COVERAGE_POWER`` (2 by default): the inverse document
-frequency weights of the question words it contains over those of all the question's words the search kept
-(`text_coverage`). With plain reciprocal rank fusion (power 0), a chunk sharing one common word with the question
+share of the question it covers, to the power ``KNOWLEDGE_TEXT_COVERAGE_POWER`` (2 by default): how many of the
+question's words the search kept it contains, over their number (`text_coverage`). With plain reciprocal rank fusion (power 0), a chunk sharing one common word with the question
 counted as much as one holding all of them, and documents found by both lists, even low in both, came before the
 vector side's first hit: a paraphrase without shared words, or a question in the other language, lost its right
 document (docs/benchmarks.md, "The last points to 90 %"). Each document contributes its best chunks
@@ -248,16 +247,13 @@ def text_rank_score(terms: list[Term]) -> tuple[str, list[float | str]]:
 
 def text_coverage(terms: list[Term]) -> tuple[str, list[float | str]]:
     """The share of the question a row with a ``search_vector`` column covers, as an SQL expression (0 to 1), and its
-    parameters: the sum of the weights (`term_weight`) of the question words it contains over the sum of the weights
-    of all the words of ``terms`` (the question's most selective words that some chunk contains: words no chunk
-    contains, and those beyond KNOWLEDGE_TEXT_TERMS, do not count)."""
+    parameters: how many of the question words of ``terms`` it contains, over their number (the question's most
+    selective words that some chunk contains: words no chunk contains, and those beyond KNOWLEDGE_TEXT_TERMS, do
+    not count). Every word counts the same: weighed by rarity, an incidental rare word ("depuis ce matin") would
+    outweigh the subject of the question (docs/benchmarks.md, "The last points to 90 %")."""
     groups = _by_word(terms)
-    weights = [term_weight(g) for g in groups]
-    matched = " + ".join("%s * (search_vector @@ %s::tsquery)::int" for _ in groups)
-    return f"({matched}) / %s", [
-        *(p for g, w in zip(groups, weights, strict=True) for p in (w, _any_of(g))),
-        sum(weights),
-    ]
+    matched = " + ".join("(search_vector @@ %s::tsquery)::int" for _ in groups)
+    return f"({matched})::float / %s", [*(_any_of(g) for g in groups), len(groups)]
 
 
 def text_rank_order(terms: list[Term]) -> tuple[str, list[float | str]]:

@@ -334,8 +334,8 @@ KNOWLEDGE_CHUNKS_PER_DOCUMENT = env.int("KNOWLEDGE_CHUNKS_PER_DOCUMENT", default
 # the index returns first (a sample, not the best of them): the price of a bounded search at 100,000 chunks.
 KNOWLEDGE_TEXT_TERMS = env.int("KNOWLEDGE_TEXT_TERMS", default=6)
 KNOWLEDGE_TEXT_CANDIDATES = env.int("KNOWLEDGE_TEXT_CANDIDATES", default=200)
-# The fusion weighs a full-text hit by the share of the question's words it contains (weighted by their rarity) to
-# this power; a vector hit weighs 1. 0 is plain reciprocal rank fusion. Measured by `python -m bench fusion`
+# The fusion weighs a full-text hit by the share of the question's words it contains, to this power; a vector hit
+# weighs 1. 0 is plain reciprocal rank fusion. Measured by `python -m bench fusion`
 # (docs/benchmarks.md): recall@5 and MRR@5 are best from 1.5 to 3.
 KNOWLEDGE_TEXT_COVERAGE_POWER = env.float("KNOWLEDGE_TEXT_COVERAGE_POWER", default=2.0)
 # Minimum cosine similarity for a vector hit, per embedding model ("default" for the others). Models differ in

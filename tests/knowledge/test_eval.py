@@ -3,7 +3,7 @@ evaluation set (docs/knowledge/eval/questions.json: 148 paraphrased French/Engli
 
 `python -m bench embedders` measures the same thing for every candidate model (docs/benchmarks.md, "Embedding
 models"). The issue's target is 90 % of the questions with the right document in the top 5. The default measures
-90.5 % on ranking alone (134 of 148) and 87.2 % with its calibrated minimum similarity (MRR@5 0.709, French
+91.2 % on ranking alone (135 of 148) and 87.2 % with its calibrated minimum similarity (MRR@5 0.701, French
 85.7 %, English 100 %), so the gate holds both levels less three questions: a change that loses more fails here.
 """
 
@@ -15,7 +15,7 @@ from apps.core.demo import DEMO_KNOWLEDGE_DIR
 from apps.knowledge.evaluation import evaluate, knowledge_search_sources, load_questions
 from apps.knowledge.services import knowledge_ingest_paths
 
-RANKING_FLOOR = 0.88  # 131 of 148, no minimum similarity
+RANKING_FLOOR = 0.89  # 132 of 148, no minimum similarity
 RECALL_FLOOR = 0.85  # 126 of 148
 MRR_FLOOR = 0.69
 
