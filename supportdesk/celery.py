@@ -32,8 +32,11 @@ def _copilot_worker_ready(sender: Any = None, **kwargs: Any) -> None:
     - loads the embeddings model before it takes tasks: otherwise the first suggestion after a start waits seconds
       for it;
     - keeps its threads' database connections COPILOT_WORKER_DB_CONN_MAX_AGE seconds (its pool threads live as long
-      as the worker, unlike ASGI's, for which DB_CONN_MAX_AGE stays 0): a new connection per task cost ~12 ms on
-      the first token's path;
+      as the worker, unlike ASGI's, for which DB_CONN_MAX_AGE stays 0): a new connection per task cost 7-12 ms on
+      the first token's path, and a PostgreSQL backend started per task. Celery's Django fix-up closes every
+      connection before and after each task whatever CONN_MAX_AGE says, so its two handlers give way here to
+      Django's own rule (`close_old_connections`: a connection is closed when it is older than CONN_MAX_AGE or
+      unusable, as after a request);
     - switches threads every COPILOT_WORKER_SWITCH_INTERVAL seconds (Python's 5 ms default made a thread back from
       a query or the model queue behind the other streams for the GIL).
     """
@@ -49,10 +52,40 @@ def _copilot_worker_ready(sender: Any = None, **kwargs: Any) -> None:
 
     log = logging.getLogger(__name__)
     sys.setswitchinterval(settings.COPILOT_WORKER_SWITCH_INTERVAL)
-    connections.settings[DEFAULT_DB_ALIAS]["CONN_MAX_AGE"] = settings.COPILOT_WORKER_DB_CONN_MAX_AGE
+    if not settings.DB_POOL:  # with a pool, a closed connection goes back to it
+        connections.settings[DEFAULT_DB_ALIAS]["CONN_MAX_AGE"] = settings.COPILOT_WORKER_DB_CONN_MAX_AGE
+        if settings.COPILOT_WORKER_DB_CONN_MAX_AGE:
+            _connections_kept_between_tasks(getattr(sender, "app", app))
     try:
         seconds = embeddings_warm()
     except Exception as exc:  # a broken model is reported by the first task that needs it, with its own error
         log.warning("copilot worker: embeddings warm-up failed", extra={"error": type(exc).__name__})
         return
     log.info("copilot worker: embeddings loaded", extra={"seconds": round(seconds, 2)})
+
+
+def _close_old_connections(**kwargs: Any) -> None:
+    """After a task, also the caches' connections, as the fix-up's handler did."""
+    from django.core.cache import close_caches
+    from django.db import close_old_connections
+
+    close_old_connections()
+    if kwargs.get("signal") is not None and kwargs["signal"].name == "task_postrun":
+        close_caches()
+
+
+KEPT_CONNECTIONS_UIDS = ("supportdesk.kept-connections.prerun", "supportdesk.kept-connections.postrun")
+
+
+def _connections_kept_between_tasks(celery_app: Celery) -> None:
+    """Replace the Django fix-up's per-task closing of every database connection by `close_old_connections`."""
+    from celery import signals
+
+    for fixup in getattr(celery_app, "_fixups", None) or []:
+        worker_fixup = getattr(fixup, "_worker_fixup", None)
+        if worker_fixup is None:
+            continue
+        signals.task_prerun.disconnect(worker_fixup.on_task_prerun)
+        signals.task_postrun.disconnect(worker_fixup.on_task_postrun)
+    signals.task_prerun.connect(_close_old_connections, weak=False, dispatch_uid=KEPT_CONNECTIONS_UIDS[0])
+    signals.task_postrun.connect(_close_old_connections, weak=False, dispatch_uid=KEPT_CONNECTIONS_UIDS[1])

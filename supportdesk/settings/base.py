@@ -218,6 +218,25 @@ DATABASES = {"default": _database_from_url(DATABASE_URL)}
 # connections). Celery workers may set more. The console shares one read per event across its sockets instead.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A connection pool per process (psycopg_pool; Django's advice for ASGI): closing a connection returns it to the pool,
+# so a request, a console render or a task no longer starts a PostgreSQL backend of its own (PostgreSQL's CPU per
+# copilot message fell from 52 to 14 ms, docs/benchmarks.md, "Copilot"). A thread holds its connection until its
+# request or task ends; one that finds the pool exhausted waits DB_POOL_TIMEOUT seconds, then fails. MAX_SIZE must
+# cover a process's concurrent requests or tasks (the copilot worker's 16 threads) and, summed over the processes,
+# stay under PostgreSQL's max_connections (100). Persistent connections and pooling exclude each other: with the
+# pool, CONN_MAX_AGE is 0.
+DB_POOL = env.bool("DB_POOL", default=True)
+if DB_POOL:
+    DATABASES["default"]["OPTIONS"] = {
+        **dict(DATABASES["default"].get("OPTIONS") or {}),  # type: ignore[call-overload]
+        "pool": {
+            "min_size": env.int("DB_POOL_MIN_SIZE", default=1),
+            "max_size": env.int("DB_POOL_MAX_SIZE", default=20),
+            "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),
+        },
+    }
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 
 CHANNEL_LAYERS = {
     "default": {
@@ -407,6 +426,9 @@ COPILOT_VIEWER_TTL = env.int("COPILOT_VIEWER_TTL", default=60)
 # switch interval in seconds (both measured with `python -m bench copilot`, docs/benchmarks.md).
 COPILOT_WORKER_DB_CONN_MAX_AGE = env.int("COPILOT_WORKER_DB_CONN_MAX_AGE", default=60)
 COPILOT_WORKER_SWITCH_INTERVAL = env.float("COPILOT_WORKER_SWITCH_INTERVAL", default=0.001)
+# The same for ASGI (daphne) processes, whose event loop shares the GIL with the thread that renders the consoles'
+# fragments (copilot added latency p99 180 -> 148 ms with 1 ms, docs/benchmarks.md); 0 keeps Python's 5 ms.
+ASGI_SWITCH_INTERVAL = env.float("ASGI_SWITCH_INTERVAL", default=0.001)
 # Seconds a customer message's analysis waits; a newer message meanwhile replaces it (one analysis per burst).
 COPILOT_ANALYTICS_DELAY = env.float("COPILOT_ANALYTICS_DELAY", default=2.0)
 COPILOT_PASSAGES = env.int("COPILOT_PASSAGES", default=5)  # knowledge passages given to a suggestion

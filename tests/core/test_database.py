@@ -79,3 +79,93 @@ def test_hnsw_index_is_used_for_nearest_neighbour_queries(settings) -> None:  # 
         cur.execute(f"EXPLAIN SELECT id FROM labels_label WHERE indexed ORDER BY embedding <=> '{vec}' LIMIT 5")  # noqa: S608
         plan = "\n".join(r[0] for r in cur.fetchall())
     assert "label_embedding_hnsw" in plan
+
+
+# --------------------------------------------------------------------------- connections: pool, kept connections
+
+_BACKENDS = """
+from django.db import connection
+pids = []
+for _ in range(6):
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_backend_pid()")
+        pids.append(cur.fetchone()[0])
+    connection.close()  # the end of a request or task
+print(len(set(pids)), connection.settings_dict["CONN_MAX_AGE"], bool(connection.settings_dict["OPTIONS"].get("pool")))
+"""
+
+
+@pytest.mark.parametrize(("pool", "backends", "expected"), [("1", (1, 2), "0 True"), ("0", (6,), "0 False")])
+def test_the_pool_hands_back_the_same_backend_after_each_close(
+    pool: str, backends: tuple[int, ...], expected: str
+) -> None:
+    """Six uses, each ended as a request or task ends: one or two backends with the pool (its background filler
+    may open a second one while the first use opens its own), six without."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from django.conf import settings
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "supportdesk.settings.dev",  # what `make run` uses
+        "DATABASE_URL": settings.DATABASE_URL,  # this suite's servers: nothing new is started
+        "REDIS_URL": settings.REDIS_URL,
+        "DB_POOL": pool,
+    }
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", _BACKENDS],
+        cwd=root, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    distinct, rest = done.stdout.strip().splitlines()[-1].split(" ", 1)
+    assert int(distinct) in backends and rest == expected
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_copilot_worker_keeps_its_connections_between_tasks() -> None:
+    """Without a pool, Celery's Django fix-up closes every connection around each task; the copilot worker swaps
+    its handlers for Django's own rule (close when older than CONN_MAX_AGE or unusable)."""
+    from types import SimpleNamespace
+
+    from celery import signals
+    from celery.fixups.django import DjangoWorkerFixup
+    from django.db import DEFAULT_DB_ALIAS, connections
+
+    from supportdesk.celery import KEPT_CONNECTIONS_UIDS, _connections_kept_between_tasks, app
+
+    class Task:  # what the fix-up's handlers read of the sender (hashable, as signal senders must be)
+        request = SimpleNamespace(is_eager=False)
+
+    task = Task()
+    fixup = next(f for f in app._fixups if hasattr(f, "worker_fixup"))
+    previous = fixup._worker_fixup
+    fixup.worker_fixup = worker_fixup = DjangoWorkerFixup(app)
+    worker_fixup.install()
+    max_age = connections.settings[DEFAULT_DB_ALIAS]["CONN_MAX_AGE"]
+    try:
+        connection.ensure_connection()
+        signals.task_prerun.send(sender=task)
+        assert connection.connection is None, "the fix-up closes the connection before each task"
+
+        connections.settings[DEFAULT_DB_ALIAS]["CONN_MAX_AGE"] = connection.settings_dict["CONN_MAX_AGE"] = 60
+        _connections_kept_between_tasks(app)
+        connection.ensure_connection()
+        kept = connection.connection
+        signals.task_prerun.send(sender=task)
+        signals.task_postrun.send(sender=task)
+        assert kept is not None and connection.connection is kept, "kept across tasks"
+
+        connection.close_at = 0  # obsolete: past its CONN_MAX_AGE
+        signals.task_postrun.send(sender=task)
+        assert connection.connection is None, "closed once obsolete"
+    finally:
+        signals.task_prerun.disconnect(dispatch_uid=KEPT_CONNECTIONS_UIDS[0])
+        signals.task_postrun.disconnect(dispatch_uid=KEPT_CONNECTIONS_UIDS[1])
+        signals.task_prerun.disconnect(worker_fixup.on_task_prerun)
+        signals.task_postrun.disconnect(worker_fixup.on_task_postrun)
+        connections.settings[DEFAULT_DB_ALIAS]["CONN_MAX_AGE"] = connection.settings_dict["CONN_MAX_AGE"] = max_age
+        fixup._worker_fixup = previous
