@@ -369,7 +369,13 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
         if len(self.inbox_ids) < MAX_ROWS_TRACKED:
             self.inbox_ids.add(conversation_id)
         context = {"mode": mode, "present": present, "row": row, "conversation_id": conversation_id, "unread": unread}
-        return render_to_string("console/ws/inbox_row.html", context)
+        # The fragment depends on nothing but that context: rendered once per event and variant, not per socket.
+        return str(
+            _memo.get(
+                ("row-html", conversation_id, event_key, mode, present, unread),
+                lambda: render_to_string("console/ws/inbox_row.html", context),
+            )
+        )
 
     def _render_message_new(self, event: dict[str, Any]) -> str:
         conversation_id = event.get("conversation_id")

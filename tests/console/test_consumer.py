@@ -314,20 +314,29 @@ async def test_one_event_reads_the_row_once_for_every_console_of_the_process(
     consumers._memo.clear()
     reads: list[int] = []
     real_row = selectors.inbox_row
+    renders: list[str] = []
+    real_render = consumers.render_to_string
 
     def counting_row(*, conversation_id: int) -> Any:
         reads.append(conversation_id)
         return real_row(conversation_id=conversation_id)
 
+    def counting_render(template: str, context: Any = None) -> str:
+        renders.append(template)
+        return real_render(template, context)
+
     monkeypatch.setattr(selectors, "inbox_row", counting_row)
+    monkeypatch.setattr(consumers, "render_to_string", counting_render)
     conversation = await sync_to_async(ConversationFactory)(status="escalated")
     consoles = [await _connect(user) for user in (agent_user, other_agent, agent_user)]
     for console in consoles:
         await _request(console, {"type": "inbox", "tab": "all", "channel": "", "status": "", "rows": ""})
+    renders.clear()
     await sync_to_async(message_post)(conversation=conversation, role="customer", text="Toujours rien reçu")
     for console in consoles:
         await _html_until(console, f'id="conv-row-{conversation.pk}"')
     assert reads == [conversation.pk], "the row is read once for the three consoles"
+    assert renders.count("console/ws/inbox_row.html") == 1, "and rendered once: the three lists were alike"
     # A later event for the same conversation is read again (nothing stale).
     await sync_to_async(message_post)(conversation=conversation, role="customer", text="Allô ?")
     for console in consoles:
