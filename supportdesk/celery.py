@@ -64,14 +64,19 @@ def _copilot_worker_ready(sender: Any = None, **kwargs: Any) -> None:
     log.info("copilot worker: embeddings loaded", extra={"seconds": round(seconds, 2)})
 
 
-def _close_old_connections(**kwargs: Any) -> None:
-    """After a task, also the caches' connections, as the fix-up's handler did."""
+def _before_task(**kwargs: Any) -> None:
+    from django.db import close_old_connections
+
+    close_old_connections()
+
+
+def _after_task(**kwargs: Any) -> None:
+    """As the fix-up's handler, the caches' connections too."""
     from django.core.cache import close_caches
     from django.db import close_old_connections
 
     close_old_connections()
-    if kwargs.get("signal") is not None and kwargs["signal"].name == "task_postrun":
-        close_caches()
+    close_caches()
 
 
 KEPT_CONNECTIONS_UIDS = ("supportdesk.kept-connections.prerun", "supportdesk.kept-connections.postrun")
@@ -87,5 +92,5 @@ def _connections_kept_between_tasks(celery_app: Celery) -> None:
             continue
         signals.task_prerun.disconnect(worker_fixup.on_task_prerun)
         signals.task_postrun.disconnect(worker_fixup.on_task_postrun)
-    signals.task_prerun.connect(_close_old_connections, weak=False, dispatch_uid=KEPT_CONNECTIONS_UIDS[0])
-    signals.task_postrun.connect(_close_old_connections, weak=False, dispatch_uid=KEPT_CONNECTIONS_UIDS[1])
+    signals.task_prerun.connect(_before_task, weak=False, dispatch_uid=KEPT_CONNECTIONS_UIDS[0])
+    signals.task_postrun.connect(_after_task, weak=False, dispatch_uid=KEPT_CONNECTIONS_UIDS[1])

@@ -22,8 +22,8 @@ from typing import Any
 import httpx
 from django.conf import settings
 
-from apps.ai.breaker import breaker_check, breaker_record_failure, breaker_record_success
-from apps.ai.recording import _error_type, _outcome_of, counts_as_failure, llm_call_record
+from apps.ai.breaker import breaker_check
+from apps.ai.recording import llm_call_finish
 from apps.ai.tokens import count_tokens
 
 PROVIDER = "openai"
@@ -160,10 +160,7 @@ class ChatStream:
                             self._first_token_at = time.perf_counter()
                         self.text.append(content)
                         yield content
-        except GeneratorExit:
-            self._finish(stopped=True)
-            raise
-        except BaseException as exc:
+        except BaseException as exc:  # GeneratorExit included: the caller stopped reading
             self._finish(error=exc)
             raise
         else:
@@ -177,7 +174,7 @@ class ChatStream:
         if self._iterator is not None:
             self._iterator.close()
         elif not self._recorded:
-            self._finish(stopped=True)
+            self._finish(error=GeneratorExit())
 
     # ------------------------------------------------------------------------------------------------ records
 
@@ -188,26 +185,22 @@ class ChatStream:
         completion = self.completion_tokens if self.completion_tokens else count_tokens("".join(self.text))
         return prompt, completion
 
-    def _finish(self, *, stopped: bool = False, error: BaseException | None = None) -> None:
+    def _finish(self, *, error: BaseException | None = None) -> None:
+        """Once: report the call to the breaker and record it (`llm_call_finish`; GeneratorExit: stopped)."""
         if self._recorded:
             return
         self._recorded = True
-        if error is not None and counts_as_failure(error):
-            breaker_record_failure(PROVIDER)
-        elif error is None:
-            breaker_record_success(PROVIDER)
         prompt, completion = self.usage
-        first = self._first_token_at
-        llm_call_record(
+        llm_call_finish(
             purpose=self.purpose,
             provider=PROVIDER,
             model=self.model,
+            breaker=True,
+            started=self._started,
             prompt_tokens=prompt,
-            completion_tokens=0 if error is not None else completion,
-            latency_ms=int((time.perf_counter() - self._started) * 1000),
-            outcome=_outcome_of(error) if error is not None else "ok",
-            error_type=_error_type(error) if error is not None else ("stopped" if stopped else ""),
-            first_token_ms=int((first - self._started) * 1000) if first else None,
+            completion_tokens=completion,
+            tokens_estimated=not (self.prompt_tokens and self.completion_tokens),
+            first_token_at=self._first_token_at,
             streamed=True,
-            tokens_estimated=not (self.prompt_tokens and self.completion_tokens) or stopped,
+            error=error,
         )

@@ -345,10 +345,10 @@ def _local_stream(context: CopilotContext) -> Iterator[Delta]:
 # ----------------------------------------------------------------------------------------------- openai
 
 
-def _chat_model(purpose: str, *, streaming: bool = False) -> Any:
+def _chat_model(purpose: str) -> Any:
     from apps.ai.providers import get_chat_model
 
-    return get_chat_model(purpose, streaming=streaming)  # raises LLMUnavailable("circuit_open")
+    return get_chat_model(purpose)  # raises LLMUnavailable("circuit_open")
 
 
 def _unavailable(exc: BaseException, purpose: str) -> LLMUnavailable:

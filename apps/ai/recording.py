@@ -111,6 +111,49 @@ def _outcome_of(error: BaseException) -> str:
     return "error"
 
 
+def llm_call_finish(
+    *,
+    purpose: str,
+    provider: str,
+    model: str,
+    breaker: bool,
+    started: float,
+    prompt_tokens: int,
+    completion_tokens: int,
+    tokens_estimated: bool,
+    first_token_at: float | None = None,
+    streamed: bool = False,
+    error: BaseException | None = None,
+) -> None:
+    """The end of one call (``started``, ``first_token_at``: time.perf_counter()): reported to the provider's circuit
+    breaker when ``breaker``, and recorded (`llm_call_record`). ``error`` None: a success. GeneratorExit: the caller
+    stopped reading a stream (the low-confidence stop, a newer message); the provider answered, so it counts as a
+    success, recorded as "stopped" with the tokens received, estimated. Another exception: a failure, counted by the
+    breaker when `counts_as_failure`, recorded with its outcome and error type and no completion tokens."""
+    stopped = isinstance(error, GeneratorExit)
+    failed = error is not None and not stopped
+    if breaker:
+        from apps.ai.breaker import breaker_record_failure, breaker_record_success
+
+        if not failed:
+            breaker_record_success(provider)
+        elif error is not None and counts_as_failure(error):
+            breaker_record_failure(provider)
+    llm_call_record(
+        purpose=purpose,
+        provider=provider,
+        model=model,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=0 if failed else completion_tokens,
+        latency_ms=int((time.perf_counter() - started) * 1000),
+        outcome=_outcome_of(error) if failed and error is not None else "ok",
+        error_type=_error_type(error) if failed and error is not None else ("stopped" if stopped else ""),
+        first_token_ms=int((first_token_at - started) * 1000) if first_token_at else None,
+        streamed=streamed,
+        tokens_estimated=tokens_estimated or error is not None,
+    )
+
+
 class LLMCallRecorder(BaseCallbackHandler):
     """One per model instance; safe for concurrent runs (state is keyed by run id)."""
 
@@ -152,11 +195,6 @@ class LLMCallRecorder(BaseCallbackHandler):
         run = self._pop(run_id)
         if run is None:
             return
-        if self.breaker:
-            from apps.ai.breaker import breaker_record_success
-
-            breaker_record_success(self.provider)
-        now = time.perf_counter()
         usage: dict[str, Any] = {}
         model = self.model
         text = "".join(run.text)
@@ -176,56 +214,40 @@ class LLMCallRecorder(BaseCallbackHandler):
         estimated = not usage
         if estimated:
             usage = {"input": run.prompt_tokens, "output": count_tokens(text)}
-        llm_call_record(
-            purpose=self.purpose,
-            provider=self.provider,
-            model=model,
-            prompt_tokens=int(usage["input"]),
-            completion_tokens=int(usage["output"]),
-            latency_ms=int((now - run.started) * 1000),
-            first_token_ms=int((run.first_token_at - run.started) * 1000) if run.first_token_at else None,
-            streamed=run.streamed,
-            tokens_estimated=estimated,
-        )
+        self._finish(run, model=model, prompt=int(usage["input"]), completion=int(usage["output"]), estimated=estimated)
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         run = self._pop(run_id)
         if run is None:
             return
-        if isinstance(error, GeneratorExit):
-            # The caller stopped reading a stream (the copilot's low-confidence stop, a newer message): the provider
-            # answered; what was received is what was paid for.
-            if self.breaker:
-                from apps.ai.breaker import breaker_record_success
+        # A stopped stream (GeneratorExit) is recorded with what was received; a failure, without a first token.
+        stopped = isinstance(error, GeneratorExit)
+        completion = count_tokens("".join(run.text)) if stopped else 0
+        self._finish(
+            run, model=self.model, prompt=run.prompt_tokens, completion=completion, estimated=True, error=error
+        )
 
-                breaker_record_success(self.provider)
-            completion = count_tokens("".join(run.text))
-            llm_call_record(
-                purpose=self.purpose,
-                provider=self.provider,
-                model=self.model,
-                prompt_tokens=run.prompt_tokens,
-                completion_tokens=completion,
-                latency_ms=int((time.perf_counter() - run.started) * 1000),
-                first_token_ms=int((run.first_token_at - run.started) * 1000) if run.first_token_at else None,
-                error_type="stopped",
-                streamed=run.streamed,
-                tokens_estimated=True,
-            )
-            return
-        if self.breaker and counts_as_failure(error):
-            from apps.ai.breaker import breaker_record_failure
-
-            breaker_record_failure(self.provider)
-        llm_call_record(
+    def _finish(
+        self,
+        run: _Run,
+        *,
+        model: str,
+        prompt: int,
+        completion: int,
+        estimated: bool,
+        error: BaseException | None = None,
+    ) -> None:
+        stopped = isinstance(error, GeneratorExit)
+        llm_call_finish(
             purpose=self.purpose,
             provider=self.provider,
-            model=self.model,
-            prompt_tokens=run.prompt_tokens,
-            completion_tokens=0,
-            latency_ms=int((time.perf_counter() - run.started) * 1000),
-            outcome=_outcome_of(error),
-            error_type=_error_type(error),
+            model=model,
+            breaker=self.breaker,
+            started=run.started,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            tokens_estimated=estimated,
+            first_token_at=run.first_token_at if error is None or stopped else None,
             streamed=run.streamed,
-            tokens_estimated=True,
+            error=error,
         )

@@ -13,10 +13,11 @@ Both sides are bounded, so that a search costs about the same on 100 chunks and 
 The fusion ranks documents, not chunks (`_fuse`): weighted reciprocal rank fusion, where a document's score is the
 sum over both lists of w / (60 + the rank of its best chunk there). A vector hit weighs 1; a full-text hit weighs the
 share of the question it covers, to the power ``KNOWLEDGE_TEXT_COVERAGE_POWER`` (2 by default): how many of the
-question's words the search kept it contains, over their number (`text_coverage`). With plain reciprocal rank fusion (power 0), a chunk sharing one common word with the question
-counted as much as one holding all of them, and documents found by both lists, even low in both, came before the
-vector side's first hit: a paraphrase without shared words, or a question in the other language, lost its right
-document (docs/benchmarks.md, "The last points to 90 %"). Each document contributes its best chunks
+question's words the search kept it contains, over their number (`text_coverage`). With plain reciprocal rank
+fusion (power 0), a chunk sharing one common word with the question counted as much as one holding all of them, and
+documents found by both lists, even low in both, came before the vector side's first hit: a paraphrase without
+shared words, or a question in the other language, lost its right document (docs/benchmarks.md, "The last points to
+90 %"). Each document contributes its best chunks
 (``KNOWLEDGE_CHUNKS_PER_DOCUMENT``, default 1), so that five hits are five places to look rather than five
 neighbouring paragraphs of one page.
 """
@@ -232,14 +233,20 @@ def within_budget(groups: list[list[str]], minimum: int) -> list[list[str]]:
     return kept
 
 
+def _words_matched(groups: list[list[str]], weights: list[float]) -> tuple[str, list[float | str]]:
+    """SQL over a row's ``search_vector``: the sum of ``weights[i]`` for each question word ``groups[i]`` (its
+    lexemes) the row contains, and its parameters."""
+    terms = " + ".join("%s * (search_vector @@ %s::tsquery)::int" for _ in groups)
+    return f"({terms})", [p for g, w in zip(groups, weights, strict=True) for p in (w, _any_of(g))]
+
+
 def text_rank_score(terms: list[Term]) -> tuple[str, list[float | str]]:
     """The full-text side's score of a row with a ``search_vector`` column, as an SQL expression, and its parameters:
     the sum of the weights of the question words a chunk contains (`term_weight`), times (1 + ts_rank_cd over the OR
     of the terms)."""
     groups = _by_word(terms)
-    weighted = " + ".join("%s * (search_vector @@ %s::tsquery)::int" for _ in groups)
-    params: list[float | str] = [p for g in groups for p in (term_weight(g), _any_of(g))]
-    return f"({weighted}) * (1 + ts_rank_cd(search_vector, %s::tsquery))", [
+    weighted, params = _words_matched(groups, [term_weight(g) for g in groups])
+    return f"{weighted} * (1 + ts_rank_cd(search_vector, %s::tsquery))", [
         *params,
         _any_of([t.lexeme for t in terms]),
     ]
@@ -252,8 +259,8 @@ def text_coverage(terms: list[Term]) -> tuple[str, list[float | str]]:
     not count). Every word counts the same: weighed by rarity, an incidental rare word ("depuis ce matin") would
     outweigh the subject of the question (docs/benchmarks.md, "The last points to 90 %")."""
     groups = _by_word(terms)
-    matched = " + ".join("(search_vector @@ %s::tsquery)::int" for _ in groups)
-    return f"({matched})::float / %s", [*(_any_of(g) for g in groups), len(groups)]
+    matched, params = _words_matched(groups, [1.0] * len(groups))
+    return f"{matched} / %s", [*params, float(len(groups))]
 
 
 def text_rank_order(terms: list[Term]) -> tuple[str, list[float | str]]:
@@ -312,9 +319,9 @@ def _fuse(
     lists: dict[str, list[Candidate]], k: int, per_document: int
 ) -> list[tuple[Candidate, float, dict[str, int]]]:
     """Weighted reciprocal rank fusion by document. A chunk's score is the sum of its weight / (RRF_K + its rank)
-    over the lists; a document's, the same with the weight and rank of its best chunk in each list. Documents by score (then by their best
-    chunk's), each with its ``per_document`` best chunks; the first ``k`` of those, as (candidate, document score,
-    the chunk's rank in each list)."""
+    over the lists; a document's, the same with the weight and rank of its best chunk in each list. Documents by
+    score (then by their best chunk's), each with its ``per_document`` best chunks; the first ``k`` of those, as
+    (candidate, document score, the chunk's rank in each list)."""
     chunk_score: dict[int, float] = {}
     doc_score: dict[int, float] = {}
     ranks: dict[int, dict[str, int]] = {}
@@ -347,8 +354,8 @@ def knowledge_search(
 ) -> SearchResult:
     """The best ``k`` chunks for ``query``, at most KNOWLEDGE_CHUNKS_PER_DOCUMENT of one document. A chunk qualifies
     when its cosine similarity reaches the model's minimum (KNOWLEDGE_MIN_SIMILARITY) or when full-text search
-    finds it; qualifying chunks are ranked by weighted reciprocal rank fusion of both lists, by document (`_fuse`). A hit's ``score``
-    is its document's fused score. Raises ValueError for an empty query."""
+    finds it; qualifying chunks are ranked by weighted reciprocal rank fusion of both lists, by document (`_fuse`).
+    A hit's ``score`` is its document's fused score. Raises ValueError for an empty query."""
     query = " ".join(query.split())
     if not query:
         raise ValueError("empty query")
