@@ -54,6 +54,14 @@ def pct(values: list[float], q: float) -> float | None:
     return s[lo] + (s[hi] - s[lo]) * (k - lo)
 
 
+def env_assignments(parser: argparse.ArgumentParser, items: list[str], option: str) -> dict[str, str]:
+    """``NAME=VALUE`` command-line items as a dict; anything else is a usage error naming ``option``."""
+    pairs = [item.partition("=") for item in items]
+    if any(not name or not sep for name, sep, _ in pairs):
+        parser.error(f"{option} takes NAME=VALUE")
+    return {name: value for name, _, value in pairs}
+
+
 def wall_of(mono: float) -> float:
     """Wall-clock time of a time.monotonic() reading taken earlier in this process."""
     return time.time() - (time.monotonic() - mono)

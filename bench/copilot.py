@@ -41,7 +41,16 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 if str(BASE_DIR) not in sys.path:
     sys.path.insert(0, str(BASE_DIR))
 
-from bench._harness import Child, bench_main, command_line, free_g, pct, phases_line, write_json  # noqa: E402
+from bench._harness import (  # noqa: E402
+    Child,
+    bench_main,
+    command_line,
+    env_assignments,
+    free_g,
+    pct,
+    phases_line,
+    write_json,
+)
 from bench.livechat import Bench as LiveChatBench  # noqa: E402
 from bench.livechat import Sock, _code_state, _is, _ms, _stats  # noqa: E402
 from bench.startup import BenchError, _machine, _pick_ports, server_processes  # noqa: E402
@@ -377,10 +386,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="extra setting for the copilot workers (repeatable; an experiment, printed with the results)",
     )
     args = parser.parse_args(argv)
-    pairs = [item.partition("=") for item in args.worker_env]
-    if any(not name or not sep for name, sep, _ in pairs):
-        parser.error("--worker-env takes NAME=VALUE")
-    args.worker_env = {name: value for name, _, value in pairs}
+    args.worker_env = env_assignments(parser, args.worker_env, "--worker-env")
     args.phases = [p.strip() for p in args.only.split(",") if p.strip()]
     if unknown := set(args.phases) - set(PHASES):
         parser.error(f"unknown phase(s): {', '.join(sorted(unknown))}")

@@ -52,6 +52,7 @@ from bench._harness import (  # noqa: E402
     Harness,
     bench_main,
     command_line,
+    env_assignments,
     free_g,
     pct,
     phases_line,
@@ -739,10 +740,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if min(args.agents, args.customers, args.messages, args.idle_sockets) < 1 or args.warmup < 0:
         parser.error("sizes must be at least 1 (warm-up at least 0)")
     args.open_agents = min(max(args.open_agents, 0), args.agents)
-    pairs = [item.partition("=") for item in args.daphne_env]
-    if any(not name or not sep for name, sep, _ in pairs):
-        parser.error("--daphne-env takes NAME=VALUE")
-    args.daphne_env = {name: value for name, _, value in pairs}
+    args.daphne_env = env_assignments(parser, args.daphne_env, "--daphne-env")
     return args
 
 
