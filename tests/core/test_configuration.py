@@ -89,3 +89,38 @@ def test_production_settings_accept_a_real_configuration(tmp_path: Path) -> None
     result = _manage(tmp_path, "check", "--deploy", "--fail-level", "ERROR", **env)
     assert result.returncode == 0, result.stderr
     assert not (tmp_path / "data").exists(), "external services configured: nothing embedded starts"
+
+
+_BLAS_THREADS = """
+import os, sys
+if sys.argv[1] == "supportdesk":
+    import supportdesk  # noqa: F401  (what every process of the stack imports first)
+import numpy
+numpy.ones((300, 300)) @ numpy.ones((300, 300))
+print(len(os.listdir("/proc/self/task")), os.environ.get("OPENBLAS_NUM_THREADS"))
+"""
+
+
+def _threads_after_numpy(first: str, **env: str) -> tuple[int, str]:
+    base = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    done = subprocess.run(
+        [sys.executable, "-c", _BLAS_THREADS, first],
+        cwd=ROOT,
+        env=base | env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    threads, setting = done.stdout.split()
+    return int(threads), setting
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc")
+def test_the_stack_runs_numpy_single_threaded_unless_the_operator_says_otherwise() -> None:
+    # Without the package, numpy's OpenBLAS starts a thread per extra core (and those spun after each call).
+    alone, _ = _threads_after_numpy("numpy")
+    if (os.cpu_count() or 1) > 1:
+        assert alone > 1
+    assert _threads_after_numpy("supportdesk") == (1, "1")
+    assert _threads_after_numpy("supportdesk", OPENBLAS_NUM_THREADS="2")[1] == "2"
