@@ -238,6 +238,30 @@ class Bench(LiveChatBench):
         finally:
             close_old_connections()
 
+    def diagnose(self, marker: str, sent_wall: float) -> dict[str, Any]:
+        """What the stored rows say of a message that got no first token: was it stored, did a suggestion row
+        survive and was it silent (retrieval under the threshold: no model call, no reply to time; the marker
+        appended to the question moves its retrieval a little), and the copilot's model calls that failed around it
+        (outcome and error class only)."""
+        from django.db import close_old_connections
+
+        from apps.ai.models import LLMCall
+        from apps.conversations.models import Message
+        from apps.copilot.models import Suggestion
+
+        try:
+            message = Message.objects.filter(text__contains=marker, role="customer").first()
+            since = dt.datetime.fromtimestamp(sent_wall - 1, tz=dt.UTC)
+            failed = LLMCall.objects.filter(purpose="copilot", created_at__gte=since).exclude(outcome="ok")
+            rows = Suggestion.objects.filter(trigger_message=message) if message else Suggestion.objects.none()
+            return {
+                "stored": message is not None,
+                "suggestions": list(rows.values_list("silent", "provider")),
+                "failed_calls_since": list(failed.values_list("outcome", "error_type")[:5]),
+            }
+        finally:
+            close_old_connections()
+
     # ----------------------------------------------------------------- the phase
 
     def phase_latency(self) -> None:
@@ -276,7 +300,7 @@ class Bench(LiveChatBench):
 
             def on_agent(sock: Sock, msg: str, t: float) -> bool:
                 marker = waiting.get(id(sock))
-                if marker is not None and marker not in first:
+                if marker is not None and marker not in first and "conv-row-" not in msg:  # inbox rows aside
                     seen.setdefault(marker, []).append(msg[:160].replace("\n", " "))
                 if marker is None or marker in first or FIRST_TOKEN not in msg or "beforeend" not in msg:
                     return False
@@ -284,7 +308,7 @@ class Bench(LiveChatBench):
                 return True
 
             waiting: dict[int, str] = {}
-            seen: dict[str, list[str]] = {}  # frames before the first token, reported for a message never measured
+            seen: dict[str, list[str]] = {}  # frames before the first token (inbox rows aside), for a missed message
             for s in agents:
                 s.drain()
                 s.on_frame = on_agent
@@ -320,8 +344,10 @@ class Bench(LiveChatBench):
                 for marker in markers:
                     if marker not in first or marker not in timings or timings[marker].get("first_token") is None:
                         missing += measured
-                        _log(f"{marker}: on the socket {marker in first}, stub stream {marker in timings}; frames "
-                             f"before: {seen.get(marker, [])[:6]}")  # fmt: skip
+                        rows = await asyncio.to_thread(self.diagnose, marker, sent_wall[marker])
+                        out.setdefault("missed", []).append({"marker": marker, **rows})
+                        _log(f"{marker}: on the socket {marker in first}, stub stream {marker in timings}; stored "
+                             f"rows {rows}; frames before: {seen.get(marker, [])[:6]}")  # fmt: skip
                         continue
                     if not measured:
                         continue
@@ -363,7 +389,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=1, help="rounds sent first and not counted [1]")
     parser.add_argument("--ttft", type=float, default=0.3, help="the stub's delay before its first token, s [0.3]")
     parser.add_argument("--token-delay", type=float, default=0.02, help="the stub's delay between tokens, s [0.02]")
-    parser.add_argument("--threads", type=int, default=16, help="each copilot worker's threads [16]")
+    parser.add_argument(
+        "--threads", type=int, default=32, help="each copilot worker's threads [32, COPILOT_WORKER_THREADS' default]"
+    )
     parser.add_argument("--workers", type=int, default=1, help="copilot worker processes [1]")
     parser.add_argument(
         "--spread",

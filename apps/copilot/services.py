@@ -52,6 +52,7 @@ from apps.copilot.types import (
     ReplyDelta,
 )
 from apps.core.clients import redis_client
+from apps.core.db import pooled_connection_release
 from apps.core.exceptions import ApplicationError
 
 logger = logging.getLogger(__name__)
@@ -392,6 +393,7 @@ def suggestion_generate(*, conversation_id: int, message_id: int) -> Suggestion 
         conversation_id=conversation_id, trigger_message_id=message_id, provider=provider
     )
     events.suggestion_start(conversation_id=conversation_id, suggestion_id=suggestion.pk, trigger_message_id=message_id)
+    pooled_connection_release()  # not needed while the model streams (the thread borrows one again after)
     relay = _Relay(conversation_id=conversation_id, suggestion_id=suggestion.pk, started=started)
     try:
         done = relay.run(
@@ -536,6 +538,7 @@ def analytics_update(*, conversation_id: int, message_id: int | None = None) -> 
     context = context_build(conversation, with_passages=False)
     if not context.messages:
         return None
+    pooled_connection_release()  # during the model's call
     result = ai_copilot.analytics_infer(context)
     churn = max(0, min(100, int(result.churn_risk)))
     with transaction.atomic():

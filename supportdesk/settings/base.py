@@ -222,7 +222,8 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # so a request, a console render or a task no longer starts a PostgreSQL backend of its own (PostgreSQL's CPU per
 # copilot message fell from 52 to 14 ms, docs/benchmarks.md, "Copilot"). A thread holds its connection until its
 # request or task ends; one that finds the pool exhausted waits DB_POOL_TIMEOUT seconds, then fails. MAX_SIZE must
-# cover a process's concurrent requests or tasks (the copilot worker's 16 threads) and, summed over the processes,
+# cover a process's concurrent requests or tasks (the copilot worker's threads, which give theirs back while the
+# model streams) and, summed over the processes,
 # stay under PostgreSQL's max_connections (100). Persistent connections and pooling exclude each other: with the
 # pool, CONN_MAX_AGE is 0.
 DB_POOL = env.bool("DB_POOL", default=True)
@@ -422,6 +423,11 @@ COPILOT_VERBATIM_MESSAGES = env.int("COPILOT_VERBATIM_MESSAGES", default=50)  # 
 COPILOT_CHURN_ALERT = env.int("COPILOT_CHURN_ALERT", default=80)  # churn_risk above it: URGENT_RETENTION + alert
 # Seconds a console's open conversation counts as watched without a heartbeat (the console refreshes it).
 COPILOT_VIEWER_TTL = env.int("COPILOT_VIEWER_TTL", default=60)
+# The copilot worker's threads (`manage.py runstack`): each suggestion holds one for the whole stream and each analysis
+# one for its model call, so 20 conversations whose messages arrive at once, plus their analyses, need more than 16
+# (burst p99 2.1 s with 16, 0.7 s with 32: docs/benchmarks.md). A thread gives its pooled database connection back
+# while the model streams, so the pool's DB_POOL_MAX_SIZE (20) still covers them.
+COPILOT_WORKER_THREADS = env.int("COPILOT_WORKER_THREADS", default=32)
 # The copilot worker's threads (supportdesk/celery.py): database connections kept this many seconds, and the GIL
 # switch interval in seconds (both measured with `python -m bench copilot`, docs/benchmarks.md).
 COPILOT_WORKER_DB_CONN_MAX_AGE = env.int("COPILOT_WORKER_DB_CONN_MAX_AGE", default=60)

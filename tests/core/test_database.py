@@ -101,6 +101,13 @@ def test_the_pool_hands_back_the_same_backend_after_each_close(
 ) -> None:
     """Six uses, each ended as a request or task ends: one or two backends with the pool (its background filler
     may open a second one while the first use opens its own), six without."""
+    distinct, rest = _dev_shell(_BACKENDS, DB_POOL=pool).split(" ", 1)
+    assert int(distinct) in backends and rest == expected
+
+
+def _dev_shell(script: str, **env: str) -> str:
+    """The last line ``script`` prints, run by `manage.py shell` under the dev settings (what `make run` uses) on this
+    suite's servers (nothing new is started)."""
     import os
     import subprocess
     import sys
@@ -110,19 +117,43 @@ def test_the_pool_hands_back_the_same_backend_after_each_close(
 
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "supportdesk.settings.dev",  # what `make run` uses
-        "DATABASE_URL": settings.DATABASE_URL,  # this suite's servers: nothing new is started
+        "DJANGO_SETTINGS_MODULE": "supportdesk.settings.dev",
+        "DATABASE_URL": settings.DATABASE_URL,
         "REDIS_URL": settings.REDIS_URL,
-        "DB_POOL": pool,
+        **env,
     }
     root = Path(__file__).resolve().parents[2]
     done = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", _BACKENDS],
+        [sys.executable, "manage.py", "shell", "-c", script],
         cwd=root, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
-    distinct, rest = done.stdout.strip().splitlines()[-1].split(" ", 1)
-    assert int(distinct) in backends and rest == expected
+    return done.stdout.strip().splitlines()[-1]
+
+
+_RELEASE = """
+from django.db import connection, transaction
+from apps.core.db import pooled_connection_release
+with connection.cursor() as cur:
+    cur.execute("SELECT pg_backend_pid()")
+    first = cur.fetchone()[0]
+with transaction.atomic():
+    in_transaction = pooled_connection_release()
+released = pooled_connection_release()
+held = connection.connection is not None
+with connection.cursor() as cur:
+    cur.execute("SELECT pg_backend_pid()")
+    second = cur.fetchone()[0]
+print(in_transaction, released, held, first == second)
+"""
+
+
+@pytest.mark.parametrize(("pool", "expected"), [("1", "False True False"), ("0", "False False True True")])
+def test_a_pooled_connection_is_given_back_during_a_long_wait(pool: str, expected: str) -> None:
+    """With the pool, the copilot's worker thread gives its connection back while the model streams (never inside a
+    transaction) and borrows one again (the same backend or the pool's other); without a pool it keeps its
+    connection: the same backend, no reconnection."""
+    assert _dev_shell(_RELEASE, DB_POOL=pool).startswith(expected)
 
 
 @pytest.mark.django_db(transaction=True)

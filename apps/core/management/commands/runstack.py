@@ -26,8 +26,12 @@ from django.core.management.base import BaseCommand, CommandError
 from apps.core import embedded
 
 _COLORS = {"web": 36, "worker": 33, "copilot": 34, "beat": 35, "flower": 32}
-# The copilot's worker: its tasks mostly wait on the model (or stream it), so threads, many of them.
-COPILOT_WORKER = ["-Q", "copilot", "-P", "threads", "-c", "16"]
+
+
+def copilot_worker() -> list[str]:
+    """The copilot's worker: its tasks mostly wait on the model (or stream it), so threads, many of them
+    (COPILOT_WORKER_THREADS)."""
+    return ["-Q", "copilot", "-P", "threads", "-c", str(settings.COPILOT_WORKER_THREADS)]
 
 
 @dataclass
@@ -110,7 +114,7 @@ class Command(BaseCommand):
         specs = [
             Child("web", [os.path.join(bindir, "daphne"), "-b", host, "-p", str(port), "--proxy-headers", "supportdesk.asgi:application"]),
             Child("worker", [*celery, "worker", "-Q", "default,conversations", "-c", str(concurrency), "-E", "-l", "INFO", "-n", "worker@%h"]),
-            Child("copilot", [*celery, "worker", *COPILOT_WORKER, "-E", "-l", "INFO", "-n", "copilot@%h"]),
+            Child("copilot", [*celery, "worker", *copilot_worker(), "-E", "-l", "INFO", "-n", "copilot@%h"]),
             Child("beat", [*celery, "beat", "-l", "INFO", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
                            "--pidfile="]),
             Child("flower", [*celery, "flower", f"--address={host}", f"--port={flower_port}"]),
