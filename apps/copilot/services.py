@@ -25,6 +25,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, is_dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -465,14 +466,35 @@ def suggestions_for_messages(
 ) -> list[OutputSuggestion]:
     """One OutputSuggestion per message, analysed in order as one conversation (each message's context is the
     stored conversation's, if given, then the messages before it). ``languages[i]``: message i's language, None
-    to detect it. Writes nothing but the stored conversation's running summary. Raises CopilotUnavailable."""
+    to detect it. Writes nothing but the stored conversation's running summary. Raises CopilotUnavailable (the
+    first message's, in order, whose model was unavailable).
+
+    The contexts are built first, in order (a suggestion never feeds the next context); then, with a remote model,
+    up to COPILOT_BATCH_CONCURRENCY suggestions are asked for at once, so that 100 messages do not take 100 model
+    calls end to end. The `local` provider computes in this process: one at a time."""
     base = context_build(conversation) if conversation is not None else None
     buffer = ConversationBuffer(base)
-    out = []
+    contexts = []
     for message, language in zip(messages, languages, strict=True):
         buffer.append(message)
-        out.append(suggestion_collect(buffer.context(language=language)))
-    return out
+        contexts.append(buffer.context(language=language))
+    workers = 1 if settings.LLM_PROVIDER == "local" else min(len(contexts), settings.COPILOT_BATCH_CONCURRENCY)
+    if workers <= 1:
+        return [suggestion_collect(context) for context in contexts]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="copilot-batch") as pool:
+        futures = [pool.submit(_collect_in_thread, context) for context in contexts]
+        try:
+            return [future.result() for future in futures]
+        finally:
+            for future in futures:  # after a failure: the suggestions not yet asked for are not asked for
+                future.cancel()
+
+
+def _collect_in_thread(context: CopilotContext) -> OutputSuggestion:
+    try:
+        return suggestion_collect(context)
+    finally:
+        connections.close_all()  # this thread's own (LLMCall rows)
 
 
 def _normalised(text: str) -> str:

@@ -441,6 +441,8 @@ COPILOT_PASSAGES = env.int("COPILOT_PASSAGES", default=5)  # knowledge passages 
 COPILOT_COALESCE_MS = env.int("COPILOT_COALESCE_MS", default=30)  # chunks after the first are sent at most this late
 COPILOT_TRIGGER_TTL = env.int("COPILOT_TRIGGER_TTL", default=3600)  # seconds the latest-trigger key is kept
 COPILOT_BATCH_MAX = env.int("COPILOT_BATCH_MAX", default=100)  # messages per POST /api/copilot/batch
+# Suggestions of one batch asked for at once from a remote model (the `local` provider computes them one at a time).
+COPILOT_BATCH_CONCURRENCY = env.int("COPILOT_BATCH_CONCURRENCY", default=4)
 
 # --------------------------------------------------------------------------- Crisp (SPEC §10)
 CRISP_WEBHOOK_KEY = env.str("CRISP_WEBHOOK_KEY", default="")  # ?key= secret of website hooks

@@ -306,3 +306,62 @@ def test_summary_fold_raises_when_the_model_fails(llm: OpenAIStub) -> None:
         breaker_record_failure("openai")
     with pytest.raises(LLMUnavailable):
         summary_fold("", CONVERSATION, "fr")
+
+
+# --------------------------------------------------------------------------- the REST batch (apps.copilot.services)
+
+
+def _batch(count: int) -> list[ContextMessage]:
+    return [ContextMessage("client", f"Ma commande {4500 + i} n'est toujours pas arrivée.") for i in range(count)]
+
+
+def _most_at_once(streams: list[Any]) -> int:
+    moments = sorted([(s.received, 1) for s in streams] + [(s.finished, -1) for s in streams])
+    now = most = 0
+    for _moment, step in moments:
+        now += step
+        most = max(most, now)
+    return most
+
+
+@pytest.mark.django_db(transaction=True)  # the batch's threads write LLMCall rows on their own connections
+def test_a_batch_asks_the_model_for_several_suggestions_at_once_in_order(
+    llm: OpenAIStub, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from apps.copilot import memory, services
+
+    monkeypatch.setattr(memory, "passages_for", lambda query: list(PASSAGES))
+    settings.COPILOT_BATCH_CONCURRENCY = 3
+    llm.first_token_delay = 0.3
+    started = time.perf_counter()
+    out = services.suggestions_for_messages(messages=_batch(6), languages=["fr"] * 6)
+    elapsed = time.perf_counter() - started
+    assert [len(s.replies) for s in out] == [3] * 6
+    assert _most_at_once(llm.streams) == 3 and len(llm.streams) == 6
+    assert elapsed < 6 * 0.3  # one after the other would take longer than this
+    # Message i's request holds the conversation up to message i, and every message was asked about once.
+    lasts = sorted(r.body["messages"][-1]["content"].count("Ma commande") for r in llm.requests if "chat" in r.path)
+    assert lasts == [1, 2, 3, 4, 5, 6]
+    assert LLMCall.objects.filter(purpose="copilot").count() == 6
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_fails_as_a_whole_when_the_model_is_unavailable(
+    llm: OpenAIStub, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from apps.copilot import memory, services
+
+    monkeypatch.setattr(memory, "passages_for", lambda query: list(PASSAGES))
+    settings.COPILOT_BATCH_CONCURRENCY = 4
+    llm.down = True
+    with pytest.raises(services.CopilotUnavailable):
+        services.suggestions_for_messages(messages=_batch(8), languages=["fr"] * 8)
+
+
+def test_the_local_provider_computes_a_batch_one_at_a_time(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from apps.copilot import services
+
+    settings.LLM_PROVIDER = "local"
+    monkeypatch.setattr(services, "ThreadPoolExecutor", None)  # any use would fail
+    out = services.suggestions_for_messages(messages=_batch(3), languages=["fr"] * 3)
+    assert len(out) == 3
