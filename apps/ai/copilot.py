@@ -293,7 +293,10 @@ def summary_fold(previous: str, messages: list[ContextMessage], language: str) -
     lines = "\n".join(f"{m.speaker}: {' '.join(m.text.split())}" for m in messages if m.text.strip())
     label = ("Résumé précédent", "Messages") if language == "fr" else ("Previous summary", "Messages")
     human = f"{label[0]}:\n{previous or '-'}\n\n{label[1]}:\n{lines}"
-    prompt = [{"role": "system", "content": load_prompt("summary", language)}, {"role": "user", "content": redact(human)}]
+    prompt = [
+        {"role": "system", "content": load_prompt("summary", language)},
+        {"role": "user", "content": redact(human)},
+    ]
     text = " ".join(_complete("summary", prompt).split())
     return text[:1000] if text else summary_fold_local(previous, messages, language)
 
