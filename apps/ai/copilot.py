@@ -18,9 +18,8 @@ Public functions (dispatch on LLM_PROVIDER):
 - ``summary_fold(previous, messages, language) -> str`` — the running summary with ``messages`` folded in.
   `openai`: the "summary" prompt (PII-redacted); raises LLMUnavailable when the model cannot answer.
 
-Everything sent to an external model is PII-redacted (`apps.core.privacy.redact`). The three calls go through the lean
-client `apps.ai.chat_stream` (the same settings, retries, breaker and LLMCall record as `get_chat_model`). Logs carry
-ids, kinds and error classes, never content.
+Everything sent to an external model is PII-redacted (`apps.core.privacy.redact`). Logs carry ids, kinds and error
+classes, never content.
 """
 
 from __future__ import annotations
@@ -287,17 +286,21 @@ def summary_fold(previous: str, messages: list[ContextMessage], language: str) -
 
     if settings.LLM_PROVIDER != "openai" or not messages:
         return summary_fold_local(previous, messages, language)
+    from langchain_core.messages import HumanMessage, SystemMessage
+
     from apps.ai.prompts import load_prompt
     from apps.core.privacy import redact
 
     lines = "\n".join(f"{m.speaker}: {' '.join(m.text.split())}" for m in messages if m.text.strip())
     label = ("Résumé précédent", "Messages") if language == "fr" else ("Previous summary", "Messages")
     human = f"{label[0]}:\n{previous or '-'}\n\n{label[1]}:\n{lines}"
-    prompt = [
-        {"role": "system", "content": load_prompt("summary", language)},
-        {"role": "user", "content": redact(human)},
-    ]
-    text = " ".join(_complete("summary", prompt).split())
+    model = _chat_model("summary")
+    try:
+        answer = model.invoke([SystemMessage(load_prompt("summary", language)), HumanMessage(redact(human))])
+    except Exception as exc:
+        raise _unavailable(exc, "summary") from exc
+    text = answer.content if isinstance(answer.content, str) else ""
+    text = " ".join(text.split())
     return text[:1000] if text else summary_fold_local(previous, messages, language)
 
 
@@ -342,16 +345,10 @@ def _local_stream(context: CopilotContext) -> Iterator[Delta]:
 # ----------------------------------------------------------------------------------------------- openai
 
 
-def _complete(purpose: str, messages: list[dict[str, str]]) -> str:
-    """The model's whole answer to ``messages`` (already redacted), read from the lean stream client
-    (apps.ai.chat_stream: the same settings, retries, circuit breaker and LLMCall record as LangChain's model, less
-    of the worker's CPU). Raises LLMUnavailable."""
-    from apps.ai.chat_stream import ChatStream
+def _chat_model(purpose: str) -> Any:
+    from apps.ai.providers import get_chat_model
 
-    try:
-        return "".join(ChatStream(purpose=purpose, messages=messages))
-    except Exception as exc:
-        raise _unavailable(exc, purpose) from exc
+    return get_chat_model(purpose)  # raises LLMUnavailable("circuit_open")
 
 
 def _unavailable(exc: BaseException, purpose: str) -> LLMUnavailable:
@@ -395,13 +392,13 @@ def _passages_block(passages: Sequence[Passage]) -> str:
     return "\n\n".join(f"[{i}] {p.title}\n{redact(' '.join(p.text.split()))}" for i, p in enumerate(passages, 1)) or "-"
 
 
-def _messages(prompt: str, context: CopilotContext) -> list[dict[str, str]]:
-    """The Chat Completions messages of ``prompt`` (apps/ai/prompts/) for ``context``: the system prompt with the
-    passages, then the redacted transcript."""
+def _messages(prompt: str, context: CopilotContext) -> list[Any]:
+    from langchain_core.messages import HumanMessage, SystemMessage
+
     from apps.ai.prompts import load_prompt
 
     system = load_prompt(prompt, context.language).replace("{passages}", _passages_block(context.passages))
-    return [{"role": "system", "content": system}, {"role": "user", "content": _transcript(context)}]
+    return [SystemMessage(system), HumanMessage(_transcript(context))]
 
 
 class _PartialJSON:
@@ -568,7 +565,9 @@ def _openai_stream(context: CopilotContext) -> Iterator[Delta]:
     # less of the worker's CPU per suggestion.
     from apps.ai.chat_stream import ChatStream
 
-    stream = ChatStream(purpose="copilot", messages=_messages("copilot", context))
+    roles = {"system": "system", "human": "user", "ai": "assistant"}
+    messages = [{"role": roles[m.type], "content": str(m.content)} for m in _messages("copilot", context)]
+    stream = ChatStream(purpose="copilot", messages=messages)
     stopped = False
     try:
         for content in stream:
@@ -617,7 +616,13 @@ def _final_json(text: str) -> dict[str, Any] | None:
 def _openai_analytics(context: CopilotContext) -> Analytics:
     from apps.ai.local.copilot import analytics_for
 
-    parsed = _final_json(_complete("copilot_analytics", _messages("copilot_analytics", context)))
+    model = _chat_model("copilot_analytics")
+    try:
+        answer = model.invoke(_messages("copilot_analytics", context))
+    except Exception as exc:
+        raise _unavailable(exc, "copilot_analytics") from exc
+    content = answer.content if isinstance(answer.content, str) else ""
+    parsed = _final_json(content)
     local = analytics_for(context)
     if parsed is None:
         logger.warning(
