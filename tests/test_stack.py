@@ -146,11 +146,15 @@ def test_make_run_stack_end_to_end(stack: Stack) -> None:
         "from apps.conversations.models import Contact; Contact.objects.create(name='persist-marker');"
         "print(settings.REDIS_URL); print(ping.delay().get(timeout=60)['pong']);"
         "from supportdesk.celery import app; queues = app.control.inspect(timeout=5).active_queues() or {};"
-        "print(','.join(sorted(n.split('@')[0] for n, qs in queues.items() if any(q['name'] == 'copilot' for q in qs))))",
+        "print(','.join(sorted(n.split('@')[0] for n, qs in queues.items() if any(q['name'] == 'copilot' for q in qs))));"
+        "stats = app.control.inspect(timeout=5).stats() or {};"
+        "print(next((s['pool']['max-concurrency'] for n, s in stats.items() if n.startswith('copilot@')), 'none'))",
     )
-    redis_url, pong, copilot_workers = out.split()[-3:]
+    redis_url, pong, copilot_workers, copilot_threads = out.split()[-4:]
     assert pong == "ok", "a task round-trips through the stack's broker and worker"
     assert copilot_workers == "copilot", "the copilot's own worker consumes the copilot queue"
+    # COPILOT_WORKER_THREADS, 32 by default: 20 conversations' suggestions and their analyses at once.
+    assert copilot_threads == os.environ.get("COPILOT_WORKER_THREADS", "32"), "runstack sizes the copilot worker"
     assert any(redis_url in line for line in stack.lines), "the command attached to the stack's Redis"
     assert _postmaster_pid(stack.data) == postmaster, "no second PostgreSQL was started"
     assert httpx.get(f"{stack.base}/readyz", timeout=10).status_code == 200
