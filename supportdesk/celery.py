@@ -3,10 +3,11 @@ own thread-pool worker), configured from Django settings."""
 
 import logging
 import os
+import signal
 from typing import Any
 
 from celery import Celery
-from celery.signals import worker_ready
+from celery.signals import beat_init, worker_ready
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "supportdesk.settings.dev")
@@ -94,3 +95,31 @@ def _connections_kept_between_tasks(celery_app: Celery) -> None:
         signals.task_postrun.disconnect(worker_fixup.on_task_postrun)
     signals.task_prerun.connect(_before_task, weak=False, dispatch_uid=KEPT_CONNECTIONS_UIDS[0])
     signals.task_postrun.connect(_after_task, weak=False, dispatch_uid=KEPT_CONNECTIONS_UIDS[1])
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+@beat_init.connect
+def _beat_stops_once(sender: Any = None, **kwargs: Any) -> None:
+    """Celery beat's SIGTERM / SIGINT handler saves the schedule, then exits. A second signal while it runs re-enters
+    it and deadlocks on the lock the first one holds (`Event.set` in `Service.sync`): a beat killed twice never
+    exited (seen when `tests/test_stack.py` killed runstack). Its handlers now ignore the signals after the first."""
+    stop_signals_handled_once()
+
+
+def stop_signals_handled_once() -> None:
+    """Wrap this process's SIGTERM and SIGINT handlers so that the first of those signals runs its handler and the
+    next ones are ignored (main thread only, like every signal handler)."""
+    originals = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+
+    def once(signum: int, frame: Any) -> None:
+        for s in STOP_SIGNALS:
+            signal.signal(s, signal.SIG_IGN)
+        handler = originals[signal.Signals(signum)]
+        if callable(handler):
+            handler(signum, frame)
+
+    for s, handler in originals.items():
+        if callable(handler):
+            signal.signal(s, once)
