@@ -304,7 +304,8 @@ class Bench(LiveChatBench):
         args = self.args
         n = args.conversations
         out: dict[str, Any] = {"conversations": n, "rounds": args.rounds, "warmup": args.warmup, "spread_s": args.spread,
-                               "ttft_s": args.ttft, "token_delay_s": args.token_delay, "provider": args.provider}  # fmt: skip
+                               "ttft_s": args.ttft, "token_delay_s": args.token_delay,
+                               "provider": args.provider}  # fmt: skip
         pairs, _ = await self.sessions(n, 4)
         customers: list[Sock] = []
         agents: list[Sock] = []

@@ -1,6 +1,6 @@
 """Celery tasks of the copilot, on the `copilot` queue (routed in supportdesk/celery.py; its own worker:
-`-Q copilot -P threads -c 32`, COPILOT_WORKER_THREADS, since a task mostly waits on the model). Tasks load ids and call the service of the
-same name (apps.copilot.services)."""
+`-Q copilot -P threads -c 32` with COPILOT_WORKER_THREADS' default, since a task mostly waits on the model). Tasks
+load ids and call the service of the same name (apps.copilot.services)."""
 
 from __future__ import annotations
 

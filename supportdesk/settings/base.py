@@ -425,8 +425,8 @@ COPILOT_CHURN_ALERT = env.int("COPILOT_CHURN_ALERT", default=80)  # churn_risk a
 COPILOT_VIEWER_TTL = env.int("COPILOT_VIEWER_TTL", default=60)
 # The copilot worker's threads (`manage.py runstack`): each suggestion holds one for the whole stream and each analysis
 # one for its model call, so 20 conversations whose messages arrive at once, plus their analyses, need more than 16
-# (burst p99 2.1 s with 16, 0.7 s with 32: docs/benchmarks.md). A thread gives its pooled database connection back
-# while the model streams, so the pool's DB_POOL_MAX_SIZE (20) still covers them.
+# (20 messages at once: p99 2.1 s with 16, 0.6-1.3 s with 32 over four runs; docs/benchmarks.md). A thread gives its
+# pooled database connection back while the model streams, so the pool's DB_POOL_MAX_SIZE (20) still covers them.
 COPILOT_WORKER_THREADS = env.int("COPILOT_WORKER_THREADS", default=32)
 # The copilot worker's threads (supportdesk/celery.py): database connections kept this many seconds, and the GIL
 # switch interval in seconds (both measured with `python -m bench copilot`, docs/benchmarks.md).
