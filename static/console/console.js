@@ -44,7 +44,9 @@
     if (root.querySelectorAll) els = els.concat(Array.prototype.slice.call(root.querySelectorAll("[data-ws-subscribe]")));
     els.forEach(function (el) {
       var frame = subscriptionFrame(el);
-      if (frame) send(frame);
+      // A newly opened conversation: typing frames sent before it went to the previous one (or to none, when the
+      // agent types before htmx settles the swap): the next key is relayed at once, not 3 s later.
+      if (frame && send(frame) && frame.type === "open") lastTyping = 0;
     });
   }
 
